@@ -1,0 +1,124 @@
+"""The whitelist of elementwise functions a program may use, with their sympy and numpy forms.
+
+One place per concept: the parser, the printer, the finite-width interpreter and the limit
+engine all look functions up here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+
+class relu(sp.Function):
+    """max(0, x)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_number and x.is_real:
+            return sp.Max(0, x)
+        return None
+
+    def fdiff(self, argindex=1):
+        return sp.Heaviside(self.args[0])
+
+
+class sigmoid(sp.Function):
+    """1 / (1 + exp(-x))."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return 1 / (1 + sp.exp(-x))
+        return None
+
+    def fdiff(self, argindex=1):
+        return sigmoid(self.args[0]) * (1 - sigmoid(self.args[0]))
+
+    def _eval_rewrite_as_exp(self, x, **kwargs):
+        return 1 / (1 + sp.exp(-x))
+
+
+class gelu(sp.Function):
+    """x * Phi(x), Phi the standard normal CDF (the exact, erf-based GELU)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return x * (1 + sp.erf(x / sp.sqrt(2))) / 2
+        return None
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-x**2 / 2) / sp.sqrt(2 * sp.pi)
+
+
+class silu(sp.Function):
+    """x * sigmoid(x)."""
+
+    @classmethod
+    def eval(cls, x):
+        if x.is_Number:
+            return x / (1 + sp.exp(-x))
+        return None
+
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return sigmoid(x) + x * sigmoid(x) * (1 - sigmoid(x))
+
+
+_np_erf = np.vectorize(math.erf, otypes=[float])
+
+
+def _np_sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A whitelisted function: its name in `.tp` text, sympy head, numpy implementation."""
+
+    name: str
+    sympy: Callable
+    numpy: Callable
+    arity: int = 1
+
+
+FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in [
+        FunctionSpec("exp", sp.exp, np.exp),
+        FunctionSpec("log", sp.log, np.log),
+        FunctionSpec("tanh", sp.tanh, np.tanh),
+        FunctionSpec("sigmoid", sigmoid, _np_sigmoid),
+        FunctionSpec("relu", relu, lambda x: np.maximum(x, 0.0)),
+        FunctionSpec("erf", sp.erf, _np_erf),
+        FunctionSpec("gelu", gelu, lambda x: 0.5 * x * (1.0 + _np_erf(x / math.sqrt(2.0)))),
+        FunctionSpec("silu", silu, lambda x: x * _np_sigmoid(x)),
+        FunctionSpec("sin", sp.sin, np.sin),
+        FunctionSpec("cos", sp.cos, np.cos),
+        FunctionSpec("abs", sp.Abs, np.abs),
+        FunctionSpec("sqrt", sp.sqrt, np.sqrt),
+        FunctionSpec("step", sp.Heaviside, lambda x: np.heaviside(x, 0.5)),
+    ]
+}
+
+# sympy head -> whitelisted name, for the printer and the numpy evaluator.
+SYMPY_HEADS: dict[type, str] = {
+    sp.exp: "exp",
+    sp.log: "log",
+    sp.tanh: "tanh",
+    sigmoid: "sigmoid",
+    relu: "relu",
+    sp.erf: "erf",
+    gelu: "gelu",
+    silu: "silu",
+    sp.sin: "sin",
+    sp.cos: "cos",
+    sp.Abs: "abs",
+    sp.Heaviside: "step",
+}

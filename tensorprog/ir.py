@@ -1,0 +1,519 @@
+"""The Tensor Program IR (TP4 Definition 7.1): plain-data nodes held in a networkx DAG.
+
+A program is a sequence of named nodes. Initial nodes (Setup 7.2):
+
+* ``InitScalar``  -- a scalar with a deterministic limit value;
+* ``InitVector``  -- an initial vector; the initial vectors are jointly Gaussian per coordinate,
+  with the variance and the covariances (with earlier initial vectors) stored on the node;
+* ``InitMatrix``  -- an n x n matrix with iid N(0, var/n) entries.
+
+Instructions:
+
+* ``MatMul``   -- ``W x`` or ``W^T x``;
+* ``Nonlin``   -- a coordinatewise sympy expression of earlier vectors and scalars (a vector);
+* ``Moment``   -- the coordinate average of such an expression (a scalar);
+* ``ScalarOp`` -- sugar: a sympy expression of earlier scalars only (e.g. chi = f - y).
+
+Expressions are sympy expressions whose free symbols are ``sym(name)`` of earlier nodes and whose
+function heads are in :mod:`tensorprog.functions`. Interpreters (the limit engine, the finite-width
+interpreter, the printer) walk ``Program.nodes`` in order.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Union
+
+import networkx as nx
+import sympy as sp
+
+from .errors import ProgramError, SourceLoc
+from .functions import FUNCTIONS, SYMPY_HEADS
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED = frozenset(FUNCTIONS) | {"mean", "output", "scalar", "vector", "matrix", "N", "n", "T"}
+
+
+def sym(name: str) -> sp.Symbol:
+    """The sympy symbol that stands for program node ``name`` inside expressions."""
+    return sp.Symbol(name, real=True)
+
+
+def as_number(value) -> sp.Expr:
+    """A sympy number from an int, Fraction, str-free rational, float or sympy number.
+
+    Python floats become sympy Floats (and so mark results as inexact); ints and Fractions stay
+    exact. Strings are refused here: text goes through the `.tp` parser, never through sympify.
+    """
+    if isinstance(value, bool):
+        raise ProgramError(f"expected a number, got {value!r}")
+    if isinstance(value, sp.Basic):
+        if not value.is_number:
+            raise ProgramError(f"expected a number, got the expression {value}")
+        return value
+    if isinstance(value, int):
+        return sp.Integer(value)
+    if isinstance(value, float):
+        return sp.Float(value)
+    try:
+        from fractions import Fraction
+
+        if isinstance(value, Fraction):
+            return sp.Rational(value.numerator, value.denominator)
+    except ImportError:  # pragma: no cover
+        pass
+    raise ProgramError(
+        f"expected a number, got {type(value).__name__} {value!r}",
+        hint="pass an int, fractions.Fraction, float or sympy number",
+    )
+
+
+@dataclass(frozen=True)
+class InitScalar:
+    name: str
+    value: sp.Expr
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class InitVector:
+    """An initial vector: Var = ``var``; ``cov`` holds (earlier initial vector, covariance)."""
+
+    name: str
+    var: sp.Expr
+    cov: tuple[tuple[str, sp.Expr], ...] = ()
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class InitMatrix:
+    """An initial n x n matrix with iid N(0, var/n) entries."""
+
+    name: str
+    var: sp.Expr
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class MatMul:
+    name: str
+    matrix: str
+    vector: str
+    transpose: bool = False
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Nonlin:
+    name: str
+    expr: sp.Expr
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Moment:
+    name: str
+    expr: sp.Expr
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class ScalarOp:
+    name: str
+    expr: sp.Expr
+    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
+
+
+Node = Union[InitScalar, InitVector, InitMatrix, MatMul, Nonlin, Moment, ScalarOp]
+
+SCALAR_NODES = (InitScalar, Moment, ScalarOp)
+VECTOR_NODES = (InitVector, MatMul, Nonlin)
+
+
+def kind_of(node: Node) -> str:
+    """'scalar', 'vector' or 'matrix'."""
+    if isinstance(node, SCALAR_NODES):
+        return "scalar"
+    if isinstance(node, VECTOR_NODES):
+        return "vector"
+    return "matrix"
+
+
+@dataclass(frozen=True)
+class MatrixRef:
+    """A handle on an initial matrix, used as ``p.matmul(name, W, x)`` or ``p.matmul(name, W.T, x)``."""
+
+    name: str
+    transpose: bool = False
+
+    @property
+    def T(self) -> MatrixRef:  # noqa: N802 - mirrors numpy
+        return MatrixRef(self.name, not self.transpose)
+
+
+def dependencies(node: Node) -> list[str]:
+    """Names a node reads."""
+    if isinstance(node, InitVector):
+        return [other for other, _ in node.cov]
+    if isinstance(node, MatMul):
+        return [node.matrix, node.vector]
+    if isinstance(node, (Nonlin, Moment, ScalarOp)):
+        return sorted(s.name for s in node.expr.free_symbols)
+    return []
+
+
+class Program:
+    """A Tensor Program: named nodes in definition order, as a networkx DiGraph, and outputs.
+
+    Build it node by node; every method validates eagerly and raises ProgramError naming the node
+    (and the source location when the node came from a `.tp` file). Methods that create vectors or
+    scalars return the sympy symbol to use in later expressions::
+
+        p = Program()
+        x = p.vector("x")                 # x ~ N(0, 1)
+        W = p.matrix("W")                 # W_ab ~ N(0, 1/n)
+        a = p.matmul("a", W.T, x)
+        c = p.nonlin("c", a**3)
+        b = p.matmul("b", W, c)
+        m1 = p.moment("m1", b * x)
+        p.output("m1")
+    """
+
+    def __init__(self, name: str = "program") -> None:
+        self.name = name
+        self.graph: nx.DiGraph = nx.DiGraph()
+        self._order: list[str] = []
+        self.outputs: list[str] = []
+
+    # ----------------------------------------------------------------- reading
+    @property
+    def nodes(self) -> list[Node]:
+        """Nodes in definition (topological) order."""
+        return [self.graph.nodes[n]["node"] for n in self._order]
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.graph
+
+    def node(self, name: str) -> Node:
+        if name not in self.graph:
+            raise ProgramError(f"unknown name '{name}'")
+        return self.graph.nodes[name]["node"]
+
+    def kind(self, name: str) -> str:
+        return kind_of(self.node(name))
+
+    def names(self, kind: str | None = None) -> list[str]:
+        return [n for n in self._order if kind is None or self.kind(n) == kind]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Program):
+            return NotImplemented
+        return self.nodes == other.nodes and self.outputs == other.outputs
+
+    def __repr__(self) -> str:
+        return f"Program({self.name!r}, {len(self)} nodes, outputs={self.outputs})"
+
+    # ----------------------------------------------------------------- building
+    def add(self, node: Node) -> Node:
+        """Append a node after validating it against the nodes already present."""
+        self._check_new_name(node.name, node.loc)
+        for dep in dependencies(node):
+            if dep not in self.graph:
+                raise ProgramError(
+                    f"'{node.name}' uses unknown name '{dep}'",
+                    loc=node.loc,
+                    node=node.name,
+                    hint=f"define '{dep}' before '{node.name}'",
+                )
+        self._check_types(node)
+        self.graph.add_node(node.name, node=node)
+        for dep in dependencies(node):
+            self.graph.add_edge(dep, node.name)
+        self._order.append(node.name)
+        return node
+
+    def scalar(self, name: str, value, *, loc: SourceLoc | None = None) -> sp.Symbol:
+        """An initial scalar with limit ``value`` (int/Fraction/sympy Rational stay exact)."""
+        self.add(InitScalar(name, _number(value, name, loc), loc))
+        return sym(name)
+
+    def vector(
+        self,
+        name: str,
+        var=1,
+        cov: dict[str, object] | None = None,
+        *,
+        loc: SourceLoc | None = None,
+    ) -> sp.Symbol:
+        """An initial vector with coordinates ~ N(0, var), covariance ``cov[other]`` with earlier
+        initial vectors (0 with the rest)."""
+        pairs = tuple((o, _number(v, name, loc)) for o, v in (cov or {}).items())
+        self.add(InitVector(name, _number(var, name, loc), pairs, loc))
+        return sym(name)
+
+    def vectors(
+        self, names: Sequence[str], cov, *, loc: SourceLoc | None = None
+    ) -> tuple[sp.Symbol, ...]:
+        """Jointly Gaussian initial vectors with covariance matrix ``cov`` (list of rows)."""
+        k = len(names)
+        rows = [list(r) for r in cov]
+        if len(rows) != k or any(len(r) != k for r in rows):
+            raise ProgramError(
+                f"covariance of {', '.join(names)} must be a {k}x{k} matrix", loc=loc
+            )
+        vals = [[_number(v, names[0], loc) for v in r] for r in rows]
+        for i in range(k):
+            for j in range(i):
+                if vals[i][j] != vals[j][i]:
+                    raise ProgramError(
+                        f"covariance matrix is not symmetric: entry ({i + 1},{j + 1}) is "
+                        f"{vals[i][j]} but ({j + 1},{i + 1}) is {vals[j][i]}",
+                        loc=loc,
+                        hint="make the matrix symmetric",
+                    )
+        for i, name in enumerate(names):
+            self.add(
+                InitVector(
+                    name, vals[i][i], tuple((names[j], vals[i][j]) for j in range(i)), loc
+                )
+            )
+        return tuple(sym(n) for n in names)
+
+    def matrix(self, name: str, var=1, *, loc: SourceLoc | None = None) -> MatrixRef:
+        """An initial matrix with iid N(0, var/n) entries."""
+        self.add(InitMatrix(name, _number(var, name, loc), loc))
+        return MatrixRef(name)
+
+    def matmul(
+        self,
+        name: str,
+        matrix: MatrixRef | str,
+        vector: sp.Symbol | str,
+        transpose: bool = False,
+        *,
+        loc: SourceLoc | None = None,
+    ) -> sp.Symbol:
+        """``name = W vector`` (or ``W^T vector`` with ``W.T`` or ``transpose=True``)."""
+        if isinstance(matrix, MatrixRef):
+            transpose = transpose != matrix.transpose
+            matrix = matrix.name
+        vname = vector.name if isinstance(vector, sp.Symbol) else str(vector)
+        self.add(MatMul(name, matrix, vname, transpose, loc))
+        return sym(name)
+
+    def nonlin(self, name: str, expr, *, loc: SourceLoc | None = None) -> sp.Symbol:
+        """A vector defined coordinatewise by ``expr`` of earlier vectors and scalars."""
+        self.add(Nonlin(name, self._expr(expr, name, loc), loc))
+        return sym(name)
+
+    def moment(self, name: str, expr, *, loc: SourceLoc | None = None) -> sp.Symbol:
+        """A scalar: the coordinate average of ``expr``."""
+        self.add(Moment(name, self._expr(expr, name, loc), loc))
+        return sym(name)
+
+    def scalar_op(self, name: str, expr, *, loc: SourceLoc | None = None) -> sp.Symbol:
+        """A scalar computed from earlier scalars only."""
+        self.add(ScalarOp(name, self._expr(expr, name, loc), loc))
+        return sym(name)
+
+    def let(self, name: str, expr, *, loc: SourceLoc | None = None) -> sp.Symbol:
+        """``name = expr``: a Nonlin if ``expr`` involves a vector, else a ScalarOp."""
+        e = self._expr(expr, name, loc)
+        if any(s.name in self.graph and self.kind(s.name) == "vector" for s in e.free_symbols):
+            return self.nonlin(name, e, loc=loc)
+        return self.scalar_op(name, e, loc=loc)
+
+    def output(self, *names: str | sp.Symbol) -> None:
+        """Mark scalars (or vectors, whose Z is then reported) as outputs."""
+        for n in names:
+            n = n.name if isinstance(n, sp.Symbol) else n
+            if n not in self.graph:
+                raise ProgramError(f"output names unknown '{n}'", hint=f"define '{n}' first")
+            if self.kind(n) == "matrix":
+                raise ProgramError(f"output '{n}' is a matrix; only scalars and vectors have limits")
+            if n not in self.outputs:
+                self.outputs.append(n)
+
+    def validate(self) -> None:
+        """Re-check the whole program (useful after editing ``graph`` by hand)."""
+        if not nx.is_directed_acyclic_graph(self.graph):
+            cycle = nx.find_cycle(self.graph)
+            raise ProgramError(
+                "the program has a cycle: " + " -> ".join(u for u, _ in cycle) + f" -> {cycle[0][0]}"
+            )
+        seen = Program(self.name)
+        for node in self.nodes:
+            seen.add(node)
+        seen.output(*self.outputs)
+        check_init_covariance(self)
+
+    def copy(self) -> Program:
+        p = Program(self.name)
+        for node in self.nodes:
+            p.add(node)
+        p.outputs = list(self.outputs)
+        return p
+
+    # ----------------------------------------------------------------- checks
+    def _check_new_name(self, name: str, loc: SourceLoc | None) -> None:
+        if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
+            raise ProgramError(
+                f"'{name}' is not a valid name", loc=loc, hint="use letters, digits and _"
+            )
+        if name in RESERVED:
+            raise ProgramError(
+                f"'{name}' is reserved", loc=loc, hint=f"rename it, e.g. '{name}_'"
+            )
+        if name in self.graph:
+            prev = self.graph.nodes[name]["node"].loc
+            where = f" (first defined at {prev})" if prev else ""
+            raise ProgramError(
+                f"'{name}' is already defined{where}",
+                loc=loc,
+                node=name,
+                hint="each name is assigned once; use a new name such as "
+                f"'{name}_1'",
+            )
+
+    def _check_types(self, node: Node) -> None:
+        loc = node.loc
+        if isinstance(node, InitVector):
+            for other, _ in node.cov:
+                if not isinstance(self.node(other), InitVector):
+                    raise ProgramError(
+                        f"'{node.name}' can only be correlated with initial vectors, "
+                        f"not {self.kind(other)} '{other}'",
+                        loc=loc,
+                    )
+            if node.var.is_negative:
+                raise ProgramError(f"variance of '{node.name}' is negative", loc=loc)
+        elif isinstance(node, InitMatrix):
+            if node.var.is_negative:
+                raise ProgramError(f"variance of matrix '{node.name}' is negative", loc=loc)
+        elif isinstance(node, MatMul):
+            if self.kind(node.matrix) != "matrix":
+                raise ProgramError(
+                    f"'{node.matrix}' is a {self.kind(node.matrix)}, not a matrix; "
+                    "only initial matrices can multiply vectors",
+                    loc=loc,
+                    node=node.name,
+                    hint=f"declare it with 'matrix {node.matrix} ~ N(0, 1/n)'"
+                    if self.kind(node.matrix) != "vector"
+                    else "use '*' for the coordinatewise product of vectors",
+                )
+            if self.kind(node.vector) != "vector":
+                raise ProgramError(
+                    f"MatMul needs a vector, but '{node.vector}' is a {self.kind(node.vector)}",
+                    loc=loc,
+                    node=node.name,
+                    hint="multiply a scalar with '*' instead of '@'",
+                )
+        elif isinstance(node, (Nonlin, Moment, ScalarOp)):
+            kinds = {s.name: self.kind(s.name) for s in node.expr.free_symbols}
+            mats = [n for n, k in kinds.items() if k == "matrix"]
+            if mats:
+                raise ProgramError(
+                    f"matrix '{mats[0]}' used inside an expression",
+                    loc=loc,
+                    node=node.name,
+                    hint=f"matrices only appear in MatMul: '{mats[0]} @ v' or '{mats[0]}.T @ v'",
+                )
+            has_vec = any(k == "vector" for k in kinds.values())
+            if isinstance(node, Nonlin) and not has_vec:
+                raise ProgramError(
+                    f"Nonlin '{node.name}' involves no vector", loc=loc, node=node.name,
+                    hint="define it as a scalar (ScalarOp) instead",
+                )
+            if isinstance(node, ScalarOp) and has_vec:
+                raise ProgramError(
+                    f"scalar '{node.name}' is defined from vectors",
+                    loc=loc,
+                    node=node.name,
+                    hint="a vector becomes a scalar only through mean(...)",
+                )
+            _check_heads(node.expr, node.name, loc)
+
+    def _expr(self, expr, name: str, loc: SourceLoc | None) -> sp.Expr:
+        if isinstance(expr, str):
+            from .lang import parse_expression  # the safe parser; never sympify
+
+            return parse_expression(expr, loc=loc)
+        if isinstance(expr, (int, float)) and not isinstance(expr, bool):
+            return as_number(expr)
+        if not isinstance(expr, sp.Expr):
+            raise ProgramError(
+                f"'{name}': expected a sympy expression, got {type(expr).__name__}", loc=loc
+            )
+        # Symbols created elsewhere without real=True would silently be different names.
+        bad = [s for s in expr.free_symbols if s != sym(s.name)]
+        if bad:
+            expr = expr.xreplace({s: sym(s.name) for s in bad})
+        return expr
+
+
+def _number(value, name: str, loc: SourceLoc | None) -> sp.Expr:
+    try:
+        return as_number(value)
+    except ProgramError as e:
+        raise ProgramError(f"'{name}': {e.message}", loc=loc, hint=e.hint) from None
+
+
+_ALLOWED_CORE = (sp.Add, sp.Mul, sp.Pow, sp.Symbol, sp.Number, sp.NumberSymbol)
+
+
+def _check_heads(expr: sp.Expr, name: str, loc: SourceLoc | None) -> None:
+    for sub in sp.preorder_traversal(expr):
+        if isinstance(sub, _ALLOWED_CORE) or sub.func in SYMPY_HEADS:
+            continue
+        if isinstance(sub, (sp.Max, sp.Min, sp.Piecewise)):
+            continue
+        raise ProgramError(
+            f"'{name}' uses {sub.func.__name__}, which is not a supported function",
+            loc=loc,
+            node=name,
+            hint="supported: " + ", ".join(sorted(FUNCTIONS)),
+        )
+
+
+def init_covariance(program: Program) -> tuple[list[str], sp.Matrix]:
+    """Names of the initial vectors and their joint covariance matrix."""
+    names = [n.name for n in program.nodes if isinstance(n, InitVector)]
+    idx = {n: i for i, n in enumerate(names)}
+    C = sp.zeros(len(names), len(names))
+    for node in program.nodes:
+        if isinstance(node, InitVector):
+            i = idx[node.name]
+            C[i, i] = node.var
+            for other, c in node.cov:
+                C[i, idx[other]] = C[idx[other], i] = c
+    return names, C
+
+
+def check_init_covariance(program: Program, names: Iterable[str] | None = None) -> None:
+    """Raise ProgramError unless the initial vectors' covariance is positive semidefinite."""
+    from .gaussian import ldl_psd  # local: gaussian imports nothing from here at module load
+
+    vnames, C = init_covariance(program)
+    try:
+        ldl_psd([[C[i, j] for j in range(C.cols)] for i in range(C.rows)])
+    except ValueError as e:
+        loc = None
+        for node in program.nodes:
+            if isinstance(node, InitVector) and node.loc is not None:
+                loc = node.loc
+                break
+        raise ProgramError(
+            f"the covariance of the initial vectors is not positive semidefinite ({e})",
+            loc=loc,
+            hint="a covariance matrix needs |cov(a,b)| <= sqrt(var(a) var(b)) and all "
+            "eigenvalues >= 0",
+        ) from None
