@@ -127,7 +127,7 @@ class ScalarOp:
     loc: SourceLoc | None = field(default=None, compare=False, repr=False)
 
 
-Node = Union[InitScalar, InitVector, InitMatrix, MatMul, Nonlin, Moment, ScalarOp]
+Node = Union[InitScalar, InitVector, InitMatrix, MatMul, Nonlin, Moment, ScalarOp]  # noqa: UP007
 
 SCALAR_NODES = (InitScalar, Moment, ScalarOp)
 VECTOR_NODES = (InitVector, MatMul, Nonlin)
@@ -144,7 +144,7 @@ def kind_of(node: Node) -> str:
 
 @dataclass(frozen=True)
 class MatrixRef:
-    """A handle on an initial matrix, used as ``p.matmul(name, W, x)`` or ``p.matmul(name, W.T, x)``."""
+    """A handle on an initial matrix: ``p.matmul(name, W, x)`` or ``p.matmul(name, W.T, x)``."""
 
     name: str
     transpose: bool = False
@@ -339,7 +339,9 @@ class Program:
             if n not in self.graph:
                 raise ProgramError(f"output names unknown '{n}'", hint=f"define '{n}' first")
             if self.kind(n) == "matrix":
-                raise ProgramError(f"output '{n}' is a matrix; only scalars and vectors have limits")
+                raise ProgramError(
+                    f"output '{n}' is a matrix; only scalars and vectors have limits"
+                )
             if n not in self.outputs:
                 self.outputs.append(n)
 
@@ -347,9 +349,8 @@ class Program:
         """Re-check the whole program (useful after editing ``graph`` by hand)."""
         if not nx.is_directed_acyclic_graph(self.graph):
             cycle = nx.find_cycle(self.graph)
-            raise ProgramError(
-                "the program has a cycle: " + " -> ".join(u for u, _ in cycle) + f" -> {cycle[0][0]}"
-            )
+            path = " -> ".join(u for u, _ in cycle)
+            raise ProgramError(f"the program has a cycle: {path} -> {cycle[0][0]}")
         seen = Program(self.name)
         for node in self.nodes:
             seen.add(node)
