@@ -464,18 +464,35 @@ def derive_limit(
     zdot: str = "stein",
     expectation: str = "innovations",
     progress: Progress | None = None,
+    **options: Any,
 ) -> Limit:
     """The infinite-width limit of every scalar (and the Z of every vector) of ``program``.
 
-    mode: "exact" (polynomial nonlinearities; rational inputs give rational limits).
+    mode: "exact" (polynomial nonlinearities; rational inputs give rational limits),
+    "numeric" (any whitelisted function; numeric expectations with error estimates, see
+    tensorprog.numeric), or "auto" (exact where the program allows, numeric otherwise).
     zdot: "stein" (derivative-free, default) or "derivative" (symbolic ∂Φ/∂Ẑ, TP4 Eq. 31).
     expectation: "innovations" (LDLᵀ innovations, default) or "isserlis" (Wick pairings).
     progress: optional callback(done, total, node_name).
+    options: passed to the numeric interpreter (mode "numeric"/"auto").
     """
+    if mode in ("numeric", "auto"):
+        if mode == "auto":
+            try:
+                return derive_limit(
+                    program, zdot=zdot, expectation=expectation, progress=progress
+                )
+            except NonPolynomialError:
+                pass
+        from .numeric import derive_numeric
+
+        return derive_numeric(program, progress=progress, **options)
     if mode != "exact":
         raise TensorProgError(
-            f"unknown mode '{mode}'", hint="derive_limit supports mode='exact'"
+            f"unknown mode '{mode}'", hint="use mode='exact', 'numeric' or 'auto'"
         )
+    if options:
+        raise TensorProgError(f"unknown option(s) {sorted(options)} for mode='exact'")
     if zdot not in ZDOT_ROUTES:
         raise TensorProgError(f"unknown zdot route '{zdot}'", hint=f"one of {ZDOT_ROUTES}")
     if expectation not in EXPECTATION_ROUTES:
