@@ -475,7 +475,7 @@ def _check_heads(expr: sp.Expr, name: str, loc: SourceLoc | None) -> None:
     for sub in sp.preorder_traversal(expr):
         if isinstance(sub, _ALLOWED_CORE) or sub.func in SYMPY_HEADS:
             continue
-        if isinstance(sub, (sp.Max, sp.Min, sp.Piecewise)):
+        if isinstance(sub, (sp.Max, sp.Min)):
             continue
         raise ProgramError(
             f"'{name}' uses {sub.func.__name__}, which is not a supported function",

@@ -1,0 +1,225 @@
+"""One numeric pass of the Z-calculus (TP4 Definition 7.3) over a particle set.
+
+The same rules as :mod:`tensorprog.zcalc`, with every Z held as its values on the particles
+and every expectation a weighted particle sum:
+
+* ZInit    -- the initial vectors: one Gaussian family with their exact covariance;
+* ZNonlin  -- Z^{φ(x..;θ..)} = φ(Z^x..; θ̊..), evaluated particle by particle;
+* ZMoment  -- θ̊ = E φ(Z^x..; θ̊..), the particle average;
+* ZHat     -- Ẑ^{W̄x} joins the family of W̄ with Cov(Ẑ^{W̄x}, Ẑ^{W̄y}) = σ² E[Z^x Z^y],
+  drawn conditionally on the family's earlier atoms (family.py);
+* ZDot     -- Ż^{W̄x} = σ² Σ_i e_i Z^{y_i} with e from Stein's lemma on the opposite family.
+
+Vectors are freed after their last use (MatMul inputs live as long as their matrix is used, since
+ZHat and ZDot of later MatMuls read them), so memory is the live set times the particle count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ProgramError
+from ..functions import SYMPY_HEADS
+from ..ir import (
+    InitMatrix,
+    InitScalar,
+    InitVector,
+    MatMul,
+    Moment,
+    Nonlin,
+    Program,
+    ScalarOp,
+    dependencies,
+    init_covariance,
+)
+from .algebra import evaluate
+from .family import NumericFamily, pivot_count
+from .particles import ParticleSet
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a pass needs besides the particles: the node list and when to free each vector."""
+
+    program: Program
+    init_names: tuple[str, ...]
+    init_cov: np.ndarray
+    free_after: tuple[tuple[str, ...], ...]  # vectors to drop after node i
+    families_done: tuple[tuple[str, ...], ...]  # matrices whose families to drop after node i
+    init_rank: int
+    matmuls: int
+    smooth: bool  # every function of a vector is analytic (see ``is_smooth``)
+
+    @property
+    def dims(self) -> int:
+        """An upper bound on the number of independent Gaussian innovations."""
+        return self.init_rank + self.matmuls
+
+
+def make_plan(program: Program) -> Plan:
+    nodes = program.nodes
+    names, C = init_covariance(program)
+    Cf = np.array([[float(C[i, j]) for j in range(C.cols)] for i in range(C.rows)])
+    rank = pivot_count(Cf)
+    last: dict[str, int] = {}
+    last_matmul: dict[str, int] = {}
+    for i, node in enumerate(nodes):
+        for dep in dependencies(node):
+            last[dep] = i
+        if isinstance(node, MatMul):
+            last_matmul[node.matrix] = i
+    # ZHat and ZDot of a later MatMul by the same matrix read the inputs of earlier ones.
+    for node in nodes:
+        if isinstance(node, MatMul):
+            last[node.vector] = max(last[node.vector], last_matmul[node.matrix])
+    free: list[list[str]] = [[] for _ in nodes]
+    done: list[list[str]] = [[] for _ in nodes]
+    for i, node in enumerate(nodes):
+        if isinstance(node, (InitVector, MatMul, Nonlin)):
+            free[last.get(node.name, i)].append(node.name)
+    for W, i in last_matmul.items():
+        done[i].append(W)
+    return Plan(
+        program,
+        tuple(names),
+        Cf,
+        tuple(map(tuple, free)),
+        tuple(map(tuple, done)),
+        rank,
+        sum(isinstance(n, MatMul) for n in nodes),
+        all(is_smooth(n.expr, program) for n in nodes if isinstance(n, (Nonlin, Moment))),
+    )
+
+
+#: Functions analytic on a strip around the real line: Gauss–Hermite converges fast for them.
+ANALYTIC = frozenset({"exp", "tanh", "sigmoid", "erf", "gelu", "silu", "sin", "cos"})
+
+
+def is_smooth(expr: sp.Expr, program: Program) -> bool:
+    """True when every vector-dependent part of ``expr`` is a polynomial or an ANALYTIC
+    function of such parts (no relu/abs/step/max/min/piecewise, roots, logs or 1/x)."""
+    for sub in sp.preorder_traversal(expr):
+        if sub.is_Atom or sub.is_Add or sub.is_Mul:
+            continue
+        if not any(program.kind(s.name) == "vector" for s in sub.free_symbols):
+            continue
+        if sub.is_Pow and sub.exp.is_Integer and sub.exp >= 0:
+            continue
+        if sub.func in SYMPY_HEADS and SYMPY_HEADS[sub.func] in ANALYTIC:
+            continue
+        return False
+    return True
+
+
+class Pass:
+    """Runs the program once on ``particles``; ``scalars`` holds every scalar's value."""
+
+    def __init__(self, plan: Plan, particles: ParticleSet, progress: Progress | None) -> None:
+        self.plan = plan
+        self.ps = particles
+        self.progress = progress
+        self.env: dict[str, object] = {}  # name -> float (scalar) or (M,) array (vector)
+        self.scalars: dict[str, float] = {}
+        self.families: dict[str, NumericFamily] = {}
+        self.sigma2: dict[str, float] = {}
+
+    def run(self) -> dict[str, float]:
+        plan, ps = self.plan, self.ps
+        self._init_vectors()
+        for i, node in enumerate(plan.program.nodes):
+            if self.progress is not None:
+                self.progress(node.name)
+            if isinstance(node, InitScalar):
+                self._scalar(node.name, float(node.value), node)
+            elif isinstance(node, InitMatrix):
+                self.sigma2[node.name] = float(node.var)
+            elif isinstance(node, MatMul):
+                self._zmatmul(node)
+            elif isinstance(node, Nonlin):
+                # ZNonlin: φ applied particle by particle.
+                v = np.broadcast_to(evaluate(node.expr, self.env, node.name), (ps.size,))
+                self.env[node.name] = self._finite_vector(np.asarray(v, dtype=float), node)
+            elif isinstance(node, Moment):
+                # ZMoment: the limit of a coordinate average is the expectation of its Z.
+                v = evaluate(node.expr, self.env, node.name)
+                value = ps.mean(v) if np.ndim(v) else float(v)
+                self._scalar(node.name, value, node)
+            elif isinstance(node, ScalarOp):
+                self._scalar(node.name, float(evaluate(node.expr, self.env, node.name)), node)
+            for name in plan.free_after[i]:
+                self.env.pop(name, None)
+            for W in plan.families_done[i]:
+                self.families.pop(W, None)
+                self.families.pop(f"{W}ᵀ", None)
+        return self.scalars
+
+    # ---------------------------------------------------------------- rules
+    def _init_vectors(self) -> None:
+        """ZInit: one family with the declared (exact) covariance."""
+        plan, ps = self.plan, self.ps
+        fam = NumericFamily("init", 1.0)
+        pivots: list[int] = []
+        C = plan.init_cov
+        for i, name in enumerate(plan.init_names):
+            before = fam.rank
+            self.env[name] = fam.add(
+                C[i, i], C[i, pivots], name, ps.innovation, ps.inner, ps.size
+            )
+            if fam.rank > before:
+                pivots.append(i)
+
+    def _zmatmul(self, node: MatMul) -> None:
+        ps = self.ps
+        W, t, x = node.matrix, node.transpose, node.vector
+        s2 = self.sigma2[W]
+        zx = self.env[x]
+        # ZDot: Stein's lemma on the opposite orientation's family (Eq. 31).
+        other = self.families.get(W if t else f"{W}ᵀ")
+        dot = None
+        if other is not None and other.rank:
+            e = other.stein(zx, ps.inner)
+            for coef, y in zip(e, other.pivot_inputs):
+                if coef:
+                    term = (s2 * coef) * self.env[y]
+                    dot = term if dot is None else dot + term
+        # ZHat: Cov(Ẑ^{W̄x}, Ẑ^{W̄y}) = σ² E[Z^x Z^y] with the family's pivot atoms.
+        fname = f"{W}ᵀ" if t else W
+        fam = self.families.get(fname)
+        if fam is None:
+            fam = self.families[fname] = NumericFamily(fname, s2)
+        var = s2 * ps.inner(zx, zx)
+        cov = np.array([s2 * ps.inner(zx, self.env[y]) for y in fam.pivot_inputs])
+        atom = fam.add(var, cov, x, ps.innovation, ps.inner, ps.size)
+        z = atom if dot is None else atom + dot
+        self.env[node.name] = self._finite_vector(z, node)
+
+    # ---------------------------------------------------------------- checks
+    def _scalar(self, name: str, value: float, node) -> None:
+        if not np.isfinite(value):
+            raise ProgramError(
+                f"'{name}' is not finite ({value}) in the numeric limit",
+                loc=node.loc,
+                node=name,
+                hint="an expectation diverges, or a function is undefined where the Gaussian "
+                "puts mass (e.g. log or sqrt of a possibly negative quantity)",
+            )
+        self.scalars[name] = float(value)
+        self.env[name] = np.float64(value)
+
+    def _finite_vector(self, v: np.ndarray, node) -> np.ndarray:
+        if not np.all(np.isfinite(v)):
+            raise ProgramError(
+                f"'{node.name}' takes non-finite values on the sampled Gaussians",
+                loc=node.loc,
+                node=node.name,
+                hint="a function is undefined or overflows where the Gaussian puts mass "
+                "(e.g. log/sqrt of a possibly negative quantity, 1/x near 0, exp of a large "
+                "argument)",
+            )
+        return v
