@@ -1,0 +1,499 @@
+"""An L-hidden-layer MLP trained by SGD, written as a Tensor Program (TP4 §6, 001 App. B).
+
+Conventions (design.md §3; TP4 Definition 5.1 with all constants 1; docs/mlp.md has the details):
+
+* network  h¹ = Σ_j ξ_j U_j,  x^l = φ(h^l),  h^{l+1} = W^{l+1} x^l,  f = mean(nV ⊙ x^L);
+* initial objects  U_j (columns of W¹) and nV = n·W^{L+1}: initial vectors with N(0, σ²)
+  coordinates; W², …, W^L: initial matrices with N(0, σ²/n) entries (σ = 1 unless multiplied);
+* scaled gradients  dx^L = nV,  dh^l = dx^l ⊙ φ'(h^l),  dx^{l-1} = (W^l_t)ᵀ dh^l;
+* SGD with learning rate η and χ = L'(f, y):
+  nV ← nV − η χ x^L,  ΔW^l ← ΔW^l − η χ dh^l (x^{l-1})ᵀ / n,  U_j ← U_j − η χ ξ_j dh¹.
+
+ΔW^l is never a program object: the TP4 Eq. (24) expansion
+``W^l_t x = W^l_0 x − η Σ_s χ_s dh^l_s (x^{l-1}_s · x)/n`` becomes a MatMul with the initial
+matrix, Moments for the inner products, and one Nonlin for the combination; the backward pass
+uses the transposed identity (TP4 §6.2–6.3).  ``decoupled=True`` replaces W^l_0ᵀ in the backward
+pass by an independent initial matrix ``Wtilde{l}`` (TP4 Eq. 20).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import sympy as sp
+
+from ..errors import ParametrizationError, ProgramError, TensorProgError
+from ..ir import MatrixRef, Program, as_number, sym
+
+LOSSES = ("mse", "logistic")
+BATCH_REDUCTIONS = ("sum", "mean")
+PARAMETRIZATIONS = ("mup",)
+
+#: The activation's variable: activations are sympy expressions in ``sym("x")``.
+X = sym("x")
+
+
+# --------------------------------------------------------------------------- the spec
+@dataclass(frozen=True)
+class MLPSpec:
+    """A validated MLP + SGD specification; numbers are sympy numbers (exact when given exactly).
+
+    ``inputs`` holds every training example (a d-tuple each), step t using examples
+    ``t*batch_size … (t+1)*batch_size − 1``; ``init_multipliers`` / ``lr_multipliers`` have one
+    entry per layer 1..L+1 (layer 1 = U, layer L+1 = nV).
+    """
+
+    depth: int
+    activation: sp.Expr
+    inputs: tuple[tuple[sp.Expr, ...], ...]
+    targets: tuple[sp.Expr, ...]
+    lr: sp.Expr
+    parametrization: str = "mup"
+    loss: str = "mse"
+    batch_size: int = 1
+    decoupled: bool = False
+    eval_inputs: tuple[tuple[sp.Expr, ...], ...] = ()
+    batch_reduction: str = "sum"
+    init_multipliers: tuple[sp.Expr, ...] = ()
+    lr_multipliers: tuple[sp.Expr, ...] = ()
+
+    @property
+    def d(self) -> int:
+        """Input dimension."""
+        return len(self.inputs[0])
+
+    @property
+    def steps(self) -> int:
+        """Number of SGD steps T."""
+        return len(self.inputs) // self.batch_size
+
+    @property
+    def derivative(self) -> sp.Expr:
+        """φ' (sympy derivative in x)."""
+        return sp.diff(self.activation, X)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready description (numbers as exact text)."""
+        return {
+            "depth": self.depth,
+            "activation": str(self.activation),
+            "d": self.d,
+            "steps": self.steps,
+            "inputs": [[str(v) for v in ex] for ex in self.inputs],
+            "targets": [str(v) for v in self.targets],
+            "lr": str(self.lr),
+            "parametrization": self.parametrization,
+            "loss": self.loss,
+            "batch_size": self.batch_size,
+            "batch_reduction": self.batch_reduction,
+            "decoupled": self.decoupled,
+            "eval_inputs": [[str(v) for v in ex] for ex in self.eval_inputs],
+            "init_multipliers": [str(v) for v in self.init_multipliers],
+            "lr_multipliers": [str(v) for v in self.lr_multipliers],
+        }
+
+
+def read_number(value, what: str) -> sp.Expr:
+    """A sympy number from an int, Fraction, float, sympy number, numpy scalar or text.
+
+    Text is read with :class:`fractions.Fraction` (integers, ``a/b``, decimals, ``1e-3``), so
+    ``"0.02"`` is the exact 1/50; never evaluated. Python floats stay floats (inexact).
+    """
+    if isinstance(value, np.integer):
+        value = int(value)
+    elif isinstance(value, np.floating):
+        value = float(value)
+    if isinstance(value, str):
+        try:
+            value = Fraction(value.strip())
+        except (ValueError, ZeroDivisionError):
+            raise TensorProgError(
+                f"{what}: cannot read {value!r} as a number",
+                hint="write an integer, a fraction like 1/50 or a decimal like 0.02",
+            ) from None
+    try:
+        out = as_number(value)
+    except ProgramError as e:
+        raise TensorProgError(f"{what}: {e.message}", hint=e.hint) from None
+    if out.is_real is False or out.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
+        raise TensorProgError(f"{what}: {value!r} is not a finite real number")
+    if isinstance(out, sp.Float) and not np.isfinite(float(out)):
+        raise TensorProgError(f"{what}: {value!r} is not a finite real number")
+    return out
+
+
+def _example(value, what: str) -> tuple[sp.Expr, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (Sequence, np.ndarray)):
+        return (read_number(value, what),)
+    vals = tuple(read_number(v, f"{what}[{j}]") for j, v in enumerate(value))
+    if not vals:
+        raise TensorProgError(f"{what} is empty", hint="an input has d >= 1 coordinates")
+    return vals
+
+
+def read_activation(activation) -> sp.Expr:
+    """φ as a sympy expression in ``sym("x")``: from text (the safe `.tp` expression parser,
+    never eval) or a sympy expression; checks the function whitelist for φ and φ'."""
+    if isinstance(activation, str):
+        try:
+            from ..lang import parse_expression
+        except ImportError:
+            raise TensorProgError(
+                "reading an activation from text needs the .tp parser (tensorprog.lang), "
+                "which is not available",
+                hint="pass a sympy expression in tensorprog.ir.sym('x') instead",
+            ) from None
+        expr = parse_expression(activation)
+    elif isinstance(activation, sp.Expr):
+        expr = activation
+    else:
+        raise TensorProgError(
+            f"activation must be text like 'x^2' or a sympy expression, "
+            f"got {type(activation).__name__}"
+        )
+    expr = expr.xreplace({s: sym(s.name) for s in expr.free_symbols})
+    others = sorted(s.name for s in expr.free_symbols if s != X)
+    if others:
+        raise TensorProgError(
+            f"the activation may only use the variable x, but uses {', '.join(others)}",
+            hint="write φ in x, e.g. 'tanh(x)' or 'x^2'",
+        )
+    if X not in expr.free_symbols:
+        raise TensorProgError(
+            f"the activation {expr} is constant", hint="use an activation that depends on x"
+        )
+    for what, e in (("activation", expr), ("activation's derivative", sp.diff(expr, X))):
+        probe = Program("activation")
+        probe.vector("x")
+        probe.vector("z")  # + z: the probe must involve a vector even when e is constant
+        try:
+            probe.nonlin("phi", e + sym("z"))
+        except ProgramError as err:
+            raise TensorProgError(
+                f"the {what} {e} cannot be used: {err.message}", hint=err.hint
+            ) from None
+    return expr
+
+
+def _multipliers(values, depth: int, what: str) -> tuple[sp.Expr, ...]:
+    if values is None:
+        return (sp.Integer(1),) * (depth + 1)
+    vals = tuple(read_number(v, f"{what}[{i}]") for i, v in enumerate(values))
+    if len(vals) != depth + 1:
+        raise TensorProgError(
+            f"{what} needs one entry per layer 1..L+1 ({depth + 1} for depth {depth}), "
+            f"got {len(vals)}"
+        )
+    return vals
+
+
+def mlp_spec(
+    depth: int,
+    activation,
+    inputs,
+    targets,
+    lr,
+    *,
+    parametrization: str = "mup",
+    loss: str = "mse",
+    batch_size: int = 1,
+    decoupled: bool = False,
+    eval_inputs=None,
+    batch_reduction: str = "sum",
+    init_multipliers=None,
+    lr_multipliers=None,
+) -> MLPSpec:
+    """Validate and normalize the arguments of :func:`mlp_program` (see there)."""
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
+        raise TensorProgError(f"depth must be an integer >= 1, got {depth!r}")
+    depth = int(depth)
+    if parametrization not in PARAMETRIZATIONS:
+        raise ParametrizationError(
+            f"unknown or unsupported parametrization '{parametrization}'",
+            hint=f"supported: {', '.join(PARAMETRIZATIONS)}",
+        )
+    if loss not in LOSSES:
+        raise TensorProgError(f"unknown loss '{loss}'", hint=f"one of: {', '.join(LOSSES)}")
+    if batch_reduction not in BATCH_REDUCTIONS:
+        raise TensorProgError(
+            f"unknown batch reduction '{batch_reduction}'",
+            hint=f"one of: {', '.join(BATCH_REDUCTIONS)}",
+        )
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TensorProgError(f"batch_size must be an integer, got {batch_size!r}")
+    batch_size = int(batch_size)
+    if batch_size < 1:
+        raise TensorProgError(f"batch_size must be >= 1, got {batch_size}")
+    phi = read_activation(activation)
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, (Sequence, np.ndarray)):
+        raise TensorProgError("inputs must be a sequence of examples (numbers or vectors)")
+    exs = tuple(_example(v, f"inputs[{k}]") for k, v in enumerate(inputs))
+    if not exs:
+        raise TensorProgError("inputs is empty", hint="give at least one training example")
+    d = len(exs[0])
+    for k, ex in enumerate(exs):
+        if len(ex) != d:
+            raise TensorProgError(
+                f"inputs[{k}] has {len(ex)} coordinates but inputs[0] has {d}",
+                hint="all inputs need the same dimension d",
+            )
+    if isinstance(targets, (str, bytes)) or not isinstance(targets, (Sequence, np.ndarray)):
+        raise TensorProgError("targets must be a sequence of numbers")
+    ys = tuple(read_number(v, f"targets[{k}]") for k, v in enumerate(targets))
+    if len(ys) != len(exs):
+        raise TensorProgError(
+            f"{len(exs)} inputs but {len(ys)} targets", hint="give one target per input"
+        )
+    if len(exs) % batch_size:
+        raise TensorProgError(
+            f"{len(exs)} examples do not split into batches of {batch_size}",
+            hint="give steps × batch_size examples",
+        )
+    if loss == "logistic":
+        bad = [k for k, y in enumerate(ys) if y not in (1, -1)]
+        if bad:
+            raise TensorProgError(
+                f"the logistic loss needs labels ±1, but targets[{bad[0]}] = {ys[bad[0]]}",
+                hint="use labels 1 and -1, or loss='mse'",
+            )
+    eta = read_number(lr, "lr")
+    if eta.is_negative:
+        raise TensorProgError(f"the learning rate must be >= 0, got {eta}")
+    evals: tuple[tuple[sp.Expr, ...], ...] = ()
+    if eval_inputs is not None:
+        if isinstance(eval_inputs, (str, bytes)) or not isinstance(
+            eval_inputs, (Sequence, np.ndarray)
+        ):
+            raise TensorProgError("eval_inputs must be a sequence of examples")
+        evals = tuple(_example(v, f"eval_inputs[{k}]") for k, v in enumerate(eval_inputs))
+        for k, ex in enumerate(evals):
+            if len(ex) != d:
+                raise TensorProgError(
+                    f"eval_inputs[{k}] has {len(ex)} coordinates but the inputs have {d}"
+                )
+    for k, ex in enumerate(exs + evals):
+        if all(v == 0 for v in ex):
+            which = f"inputs[{k}]" if k < len(exs) else f"eval_inputs[{k - len(exs)}]"
+            raise TensorProgError(
+                f"{which} is the zero vector: its first-layer preactivation is the constant 0, "
+                "which a Tensor Program cannot hold as a vector",
+                hint="use a nonzero input (the network's output on 0 does not depend on U)",
+            )
+    sig = _multipliers(init_multipliers, depth, "init_multipliers")
+    lrm = _multipliers(lr_multipliers, depth, "lr_multipliers")
+    return MLPSpec(
+        depth, phi, exs, ys, eta, parametrization, loss, batch_size, bool(decoupled), evals,
+        batch_reduction, sig, lrm,
+    )
+
+
+# --------------------------------------------------------------------------- parametrizations
+@dataclass(frozen=True)
+class _Scales:
+    """A parametrization in the program's Θ(1) units, per layer 1..L+1 (U, W², …, W^L, nV).
+
+    ``init_var[l-1]``: variance of U's coordinates / of √n·W^l's entries / of nV's coordinates.
+    ``lr[l-1]``: the coefficient that multiplies χ · (update direction) of layer l.
+    """
+
+    init_var: tuple[sp.Expr, ...]
+    lr: tuple[sp.Expr, ...]
+
+
+def _mup_scales(spec: MLPSpec) -> _Scales:
+    # μP (TP4 Def. 5.1, constants 1): every layer's update is Θ(1) in these units, with the
+    # learning rate η itself; per-layer multipliers scale the init std and the learning rate.
+    per_batch = spec.batch_size if spec.batch_reduction == "mean" else 1
+    return _Scales(
+        tuple(s**2 for s in spec.init_multipliers),
+        tuple(spec.lr * c / per_batch for c in spec.lr_multipliers),
+    )
+
+
+# Other abc-parametrizations need n-dependent scalars in the program (issue 5); each entry
+# maps a spec to its scales.
+_SCALES: dict[str, Callable[[MLPSpec], _Scales]] = {"mup": _mup_scales}
+
+
+# --------------------------------------------------------------------------- losses
+def _loss(kind: str, f: sp.Expr, y: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
+    """(loss, dloss/df): MSE ½(f−y)², χ = f − y; logistic log(1+e^{−yf}), χ = −y/(1+e^{yf})."""
+    if kind == "mse":
+        return (f - y) ** 2 / 2, f - y
+    return sp.log(1 + sp.exp(-y * f)), -y / (1 + sp.exp(y * f))
+
+
+# --------------------------------------------------------------------------- the builder
+@dataclass
+class _Example:
+    """The program symbols of one example's forward (and backward) pass."""
+
+    tag: str
+    xi: tuple[sp.Expr, ...]
+    h: dict[int, sp.Symbol]
+    x: dict[int, sp.Symbol]
+    f: sp.Symbol | None = None
+    chi: sp.Symbol | None = None
+    dh: dict[int, sp.Symbol] | None = None
+
+
+class _Builder:
+    def __init__(self, spec: MLPSpec, scales: _Scales) -> None:
+        self.spec = spec
+        self.sc = scales
+        L = spec.depth
+        self.p = Program(f"mlp_depth{L}_{spec.parametrization}")
+        bases = ["U"] if spec.d == 1 else [f"U{j + 1}" for j in range(spec.d)]
+        self.ubases = bases
+        self.U = [self.p.vector(f"{b}_0", var=scales.init_var[0]) for b in bases]
+        self.nV = self.p.vector("nV_0", var=scales.init_var[L])
+        self.W: dict[int, MatrixRef] = {}
+        self.Wback: dict[int, MatrixRef] = {}
+        for l in range(2, L + 1):
+            self.W[l] = self.p.matrix(f"W{l}", var=scales.init_var[l - 1])
+        for l in range(2, L + 1):
+            # TP4 Eq. (20): the decoupled backward pass uses an iid copy W̃ of W₀ᵀ.
+            self.Wback[l] = (
+                self.p.matrix(f"Wtilde{l}", var=scales.init_var[l - 1])
+                if spec.decoupled
+                else self.W[l].T
+            )
+        # Past updates of each hidden W^l: (lr·χ_s, dh^l_s, x^{l-1}_s, tag of s).
+        self.hist: dict[int, list[tuple[sp.Expr, sp.Symbol, sp.Symbol, str]]] = {
+            l: [] for l in range(2, L + 1)
+        }
+
+    # A Nonlin, unless expr is already a vector of the program (a copy costs the engine work).
+    def vec(self, name: str, expr: sp.Expr) -> sp.Symbol:
+        if isinstance(expr, sp.Symbol) and expr.name in self.p:
+            return expr
+        return self.p.nonlin(name, expr)
+
+    def phi(self, h: sp.Symbol) -> sp.Expr:
+        return self.spec.activation.xreplace({X: h})
+
+    def dphi(self, h: sp.Symbol) -> sp.Expr:
+        return self.spec.derivative.xreplace({X: h})
+
+    def forward(self, tag: str, xi: tuple[sp.Expr, ...]) -> _Example:
+        p, L = self.p, self.spec.depth
+        h = self.vec(f"h1_{tag}", sp.Add(*[c * u for c, u in zip(xi, self.U)]))
+        ex = _Example(tag, xi, {1: h}, {})
+        ex.x[1] = self.vec(f"x1_{tag}", self.phi(h))
+        for l in range(2, L + 1):
+            xp = ex.x[l - 1]
+            # TP4 Eq. (24): W_t x = W_0 x − Σ_s lr χ_s dh_s (x_s·x)/n.
+            g = p.matmul(f"Wx{l}_{tag}", self.W[l], xp)
+            corr = [
+                c * p.moment(f"xx{l}_{tag}__{st}", xs * xp) * dhs
+                for c, dhs, xs, st in self.hist[l]
+            ]
+            ex.h[l] = self.vec(f"h{l}_{tag}", g - sp.Add(*corr))
+            ex.x[l] = self.vec(f"x{l}_{tag}", self.phi(ex.h[l]))
+        # f = W^{L+1} x^L = mean(nV ⊙ x^L) since W^{L+1} = nV/n.
+        ex.f = p.moment(f"f_{tag}", self.nV * ex.x[L])
+        return ex
+
+    def backward(self, ex: _Example) -> None:
+        p, L, tag = self.p, self.spec.depth, ex.tag
+        dx = self.nV  # dx^L = n ∇_{x^L} f = nV
+        ex.dh = {}
+        for l in range(L, 0, -1):
+            ex.dh[l] = self.vec(f"dh{l}_{tag}", dx * self.dphi(ex.h[l]))
+            if l >= 2:
+                # (W^l_t)ᵀ dh = W_0ᵀ dh − Σ_s lr χ_s x_s (dh_s·dh)/n (TP4 Eq. 26 / Thm 6.4).
+                g = p.matmul(f"Wdh{l}_{tag}", self.Wback[l], ex.dh[l])
+                corr = [
+                    c * p.moment(f"gg{l}_{tag}__{st}", dhs * ex.dh[l]) * xs
+                    for c, dhs, xs, st in self.hist[l]
+                ]
+                dx = self.vec(f"dx{l - 1}_{tag}", g - sp.Add(*corr))
+
+    def update(self, t: int, batch: list[_Example], need_next: bool) -> None:
+        L, lr = self.spec.depth, self.sc.lr
+        for ex in batch:
+            for l in range(2, L + 1):
+                self.hist[l].append((lr[l - 1] * ex.chi, ex.dh[l], ex.x[l - 1], ex.tag))
+        if not need_next:
+            return
+        self.U = [
+            self.vec(
+                f"{b}_{t + 1}",
+                u - sp.Add(*[lr[0] * ex.chi * ex.xi[j] * ex.dh[1] for ex in batch]),
+            )
+            for j, (b, u) in enumerate(zip(self.ubases, self.U))
+        ]
+        self.nV = self.vec(
+            f"nV_{t + 1}", self.nV - sp.Add(*[lr[L] * ex.chi * ex.x[L] for ex in batch])
+        )
+
+    def build(self) -> Program:
+        spec, p = self.spec, self.p
+        T, B = spec.steps, spec.batch_size
+        for t in range(T):
+            batch = []
+            for i in range(B):
+                k = t * B + i
+                tag = f"{t}" if B == 1 else f"{t}_{i}"
+                ex = self.forward(tag, spec.inputs[k])
+                loss, dloss = _loss(spec.loss, ex.f, spec.targets[k])
+                ex.chi = p.scalar_op(f"chi_{tag}", dloss)
+                p.scalar_op(f"loss_{tag}", loss)
+                p.output(ex.f.name)
+                self.backward(ex)
+                batch.append(ex)
+            p.output(*[f"loss_{ex.tag}" for ex in batch])
+            self.update(t, batch, need_next=t + 1 < T or bool(spec.eval_inputs))
+        for e, xi in enumerate(spec.eval_inputs):
+            p.output(self.forward(f"{T}_{e}", xi).f)
+        return p
+
+
+def mlp_program(
+    depth: int,
+    activation,
+    inputs,
+    targets,
+    lr,
+    *,
+    parametrization: str = "mup",
+    loss: str = "mse",
+    batch_size: int = 1,
+    decoupled: bool = False,
+    eval_inputs=None,
+    batch_reduction: str = "sum",
+    init_multipliers=None,
+    lr_multipliers=None,
+) -> Program:
+    """The Tensor Program of SGD on an L-hidden-layer MLP (μP; conventions in docs/mlp.md).
+
+    depth: L >= 1 hidden layers.  activation: text like ``"x^2"`` / ``"tanh(x)"`` (parsed
+    safely) or a sympy expression in ``sym("x")``; φ' by sympy differentiation.
+    inputs: the training examples in order (numbers for d = 1, or length-d vectors); step t
+    uses examples ``t*batch_size … (t+1)*batch_size − 1``.  targets: one number per example.
+    lr: η (int, Fraction, "1/50" or sympy Rational stay exact; floats make limits inexact).
+    loss: ``"mse"`` (½(f−y)², χ = f − y) or ``"logistic"`` (log(1+e^{−yf}), labels ±1).
+    batch_reduction: ``"sum"`` (001 App. B) or ``"mean"`` of the per-example gradients.
+    decoupled: backprop through an independent copy of W₀ᵀ (TP4 §6.2).
+    eval_inputs: inputs on which f is reported after the last update.
+    init_multipliers / lr_multipliers: one constant per layer 1..L+1 multiplying the init
+    standard deviation / the learning rate of that layer (default all 1).
+
+    Outputs, in order: ``f_t`` then ``loss_t`` for each step t (``f_t_i``/``loss_t_i`` with
+    batches), then ``f_T_e`` for each eval input e (T = number of steps).
+    """
+    spec = mlp_spec(
+        depth, activation, inputs, targets, lr, parametrization=parametrization, loss=loss,
+        batch_size=batch_size, decoupled=decoupled, eval_inputs=eval_inputs,
+        batch_reduction=batch_reduction, init_multipliers=init_multipliers,
+        lr_multipliers=lr_multipliers,
+    )
+    return build_program(spec)
+
+
+def build_program(spec: MLPSpec) -> Program:
+    """The program of a validated :class:`MLPSpec`."""
+    return _Builder(spec, _SCALES[spec.parametrization](spec)).build()
