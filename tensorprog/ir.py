@@ -332,15 +332,17 @@ class Program:
             return self.nonlin(name, e, loc=loc)
         return self.scalar_op(name, e, loc=loc)
 
-    def output(self, *names: str | sp.Symbol) -> None:
+    def output(self, *names: str | sp.Symbol, loc: SourceLoc | None = None) -> None:
         """Mark scalars (or vectors, whose Z is then reported) as outputs."""
         for n in names:
             n = n.name if isinstance(n, sp.Symbol) else n
             if n not in self.graph:
-                raise ProgramError(f"output names unknown '{n}'", hint=f"define '{n}' first")
+                raise ProgramError(
+                    f"output names unknown '{n}'", loc=loc, hint=f"define '{n}' first"
+                )
             if self.kind(n) == "matrix":
                 raise ProgramError(
-                    f"output '{n}' is a matrix; only scalars and vectors have limits"
+                    f"output '{n}' is a matrix; only scalars and vectors have limits", loc=loc
                 )
             if n not in self.outputs:
                 self.outputs.append(n)
