@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import sympy as sp
@@ -33,6 +33,9 @@ import sympy as sp
 from .errors import TensorProgError
 from .expr import Algebra, fold
 from .functions import FUNCTIONS
+
+if TYPE_CHECKING:
+    from .parametrization import ABCParametrization
 
 # abc exponents per parametrization, as functions of the depth L: lists a, b of length L+1
 # and the scalar c (TP4 §3.1, Definition 5.1).
@@ -58,6 +61,10 @@ class TrainResult:
     weights: dict[int, np.ndarray] = field(default_factory=dict)
     backward: dict[int, np.ndarray] = field(default_factory=dict)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: with ``probe_inputs``: ``features[("h"|"x", l, "init"|"final")]`` is the n × k matrix
+    #: whose column j is h^l (or x^l) at probe input j before / after training, and
+    #: ``features[("f", L+1, "init"|"final")]`` the k outputs f there.
+    features: dict[tuple[str, int, str], np.ndarray] = field(default_factory=dict)
 
     def outputs(self) -> dict[str, float]:
         """The values under the output names of the MLP program: ``f_t``/``loss_t`` (or
@@ -184,6 +191,40 @@ def _sub_outer(M: np.ndarray, rate: float, A: np.ndarray, B: np.ndarray) -> None
         M[r : r + step] -= (rate * A[r : r + step]) @ B.T
 
 
+def _exponents(parametrization, L: int) -> tuple[tuple[list[float], list[float], float], str]:
+    """(a, b, c) as floats and a display name, from a name or an ABCParametrization."""
+    if isinstance(parametrization, str) and parametrization in _ABC:
+        return _ABC[parametrization](L), parametrization  # μP: the original float table
+    from .errors import ParametrizationError
+    from .parametrization import PRESETS, ABCParametrization, preset
+
+    if isinstance(parametrization, str):
+        # Canonical preset names only (no aliases such as "ntk"), as in the program builder.
+        if parametrization not in PRESETS:
+            raise TensorProgError(
+                f"unknown parametrization '{parametrization}'",
+                hint=f"one of: {', '.join(PRESETS)}, or an ABCParametrization",
+            )
+        try:
+            p = preset(parametrization, L)
+        except ParametrizationError as e:
+            raise TensorProgError(e.message, hint=e.hint) from None
+    elif isinstance(parametrization, ABCParametrization):
+        p = parametrization
+        if p.depth != L:
+            raise TensorProgError(
+                f"the parametrization has exponents for depth {p.depth}, but depth = {L}",
+                hint="give a_l, b_l for the L+1 layers of this network",
+            )
+    else:
+        raise TensorProgError(
+            f"parametrization must be a preset name or an ABCParametrization, "
+            f"got {type(parametrization).__name__}"
+        )
+    abc = ([float(x) for x in p.a], [float(x) for x in p.b], float(p.c))
+    return abc, p.name or str(p)
+
+
 def _u_names(d: int) -> list[str]:
     return ["U_0"] if d == 1 else [f"U{j + 1}_0" for j in range(d)]
 
@@ -206,22 +247,28 @@ def train_mlp(
     eval_inputs=None,
     init_multipliers=None,
     lr_multipliers=None,
+    probe_inputs=None,
 ) -> TrainResult:
     """Train the real width-``width`` MLP by SGD and record f, the loss and eval outputs.
 
-    Arguments mean what they mean for :func:`tensorprog.builders.mlp_program`. Randomness comes
+    Arguments mean what they mean for :func:`tensorprog.builders.mlp_program`, except that
+    ``parametrization`` may be any abc-parametrization: ``"mup"``, another preset name of
+    :func:`tensorprog.parametrization.preset` (``"ntp"``, ``"sp"``, ``"sp_lr_1/n"``, ``"ip"``,
+    ``"mfp"``) or an :class:`~tensorprog.parametrization.ABCParametrization` of depth ``depth``.
+    The actual matrices then start with std σ_l n^{-(a_l+b_l)} and move with learning rate
+    η c_l n^{-(2a_l+c)} (σ_l, c_l the multipliers); nothing checks stability, so an unstable
+    parametrization blows up at large width as TP4 Theorem 3.3 predicts.
+    ``probe_inputs``: inputs at which the hidden features h^l, x^l are recorded before the
+    first and after the last update (``TrainResult.features``). Randomness comes
     from ``seed`` (a numpy Generator seed), except for entries of ``draws``, keyed like the MLP
     program's initial objects: ``U_0`` (d = 1) or ``U1_0``…``Ud_0`` — the columns of W¹;
     ``nV_0`` — n·W^{L+1}; ``W2``…``WL`` — the actual initial hidden matrices; ``Wtilde2``… —
     the decoupled backward matrices (used as ``Wtilde @ dh``). Drawn values are used as given
     (already including any init multiplier).
     """
-    if parametrization not in _ABC:
-        raise TensorProgError(
-            f"unknown parametrization '{parametrization}'", hint=f"one of: {', '.join(_ABC)}"
-        )
     if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
         raise TensorProgError(f"depth must be an integer >= 1, got {depth!r}")
+    exponents, pname = _exponents(parametrization, int(depth))
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
         raise TensorProgError(f"width must be a positive integer, got {width!r}")
     if batch_reduction not in ("sum", "mean"):
@@ -240,6 +287,9 @@ def train_mlp(
     Xe = _examples(eval_inputs, "eval_inputs") if eval_inputs else np.zeros((0, d))
     if len(Xe) and Xe.shape[1] != d:
         raise TensorProgError(f"eval_inputs have dimension {Xe.shape[1]}, inputs {d}")
+    Xp = _examples(probe_inputs, "probe_inputs") if probe_inputs else np.zeros((0, d))
+    if len(Xp) and Xp.shape[1] != d:
+        raise TensorProgError(f"probe_inputs have dimension {Xp.shape[1]}, inputs {d}")
     sig = [1.0] * (L + 1) if init_multipliers is None else [
         _num(v, "init_multipliers") for v in init_multipliers
     ]
@@ -250,7 +300,7 @@ def train_mlp(
         raise TensorProgError(f"multipliers need {L + 1} entries (layers 1..L+1)")
     eta = _num(lr, "lr")
 
-    a, b, c = _ABC[parametrization](L)
+    a, b, c = exponents
     std = [sig[i] * n ** (-(a[i] + b[i])) for i in range(L + 1)]
     rate = [eta * lrm[i] * n ** (-2 * a[i] - c) for i in range(L + 1)]
 
@@ -294,6 +344,13 @@ def train_mlp(
             Xs[l] = phi(H[l])
         return H, Xs, (W[L + 1] @ Xs[L])[0]
 
+    features: dict[tuple[str, int, str], np.ndarray] = {}
+    if len(Xp):
+        H, Xs, f0p = forward(Xp)
+        for l in range(1, L + 1):
+            features["h", l, "init"], features["x", l, "init"] = H[l], Xs[l]
+        features["f", L + 1, "init"] = np.asarray(f0p, float)
+
     B = batch_size
     T = len(Xi) // B
     F = np.zeros((T, B))
@@ -319,6 +376,11 @@ def train_mlp(
             if decoupled and 2 <= l <= L:
                 _sub_outer(back[l], rate[l - 1], xl, dl)  # ΔWᵀ joins the backward matrix
     ef = forward(Xe)[2] if len(Xe) else np.zeros(0)
-    meta = {"depth": L, "parametrization": parametrization, "loss": loss, "decoupled": decoupled}
+    if len(Xp):
+        H, Xs, fTp = forward(Xp)
+        for l in range(1, L + 1):
+            features["h", l, "final"], features["x", l, "final"] = H[l], Xs[l]
+        features["f", L + 1, "final"] = np.asarray(fTp, float)
+    meta = {"depth": L, "parametrization": pname, "loss": loss, "decoupled": decoupled}
     backs = {l: m for l, m in back.items() if m is not None}
-    return TrainResult(n, F, LOSS, np.asarray(ef, float), W, backs, meta)
+    return TrainResult(n, F, LOSS, np.asarray(ef, float), W, backs, meta, features)

@@ -365,6 +365,9 @@ class _Builder:
         self.hist: dict[int, list[tuple[sp.Expr, sp.Symbol, sp.Symbol, str]]] = {
             l: [] for l in range(2, L + 1)
         }
+        # For probe forward passes at initialization, and the vectors of every forward pass.
+        self.U0 = list(self.U)
+        self.examples: dict[str, _Example] = {}
 
     # A Nonlin, unless expr is already a vector of the program (a copy costs the engine work).
     def vec(self, name: str, expr: sp.Expr) -> sp.Symbol:
@@ -378,9 +381,12 @@ class _Builder:
     def dphi(self, h: sp.Symbol) -> sp.Expr:
         return self.spec.derivative.xreplace({X: h})
 
-    def forward(self, tag: str, xi: tuple[sp.Expr, ...]) -> _Example:
+    def forward(self, tag: str, xi: tuple[sp.Expr, ...], at_init: bool = False) -> _Example:
+        """The forward pass of input xi with the current weights (``at_init``: with the initial
+        weights and no output f, for feature probes)."""
         p, L = self.p, self.spec.depth
-        h = self.vec(f"h1_{tag}", sp.Add(*[c * u for c, u in zip(xi, self.U)]))
+        U = self.U0 if at_init else self.U
+        h = self.vec(f"h1_{tag}", sp.Add(*[c * u for c, u in zip(xi, U)]))
         ex = _Example(tag, xi, {1: h}, {})
         ex.x[1] = self.vec(f"x1_{tag}", self.phi(h))
         for l in range(2, L + 1):
@@ -389,12 +395,14 @@ class _Builder:
             g = p.matmul(f"Wx{l}_{tag}", self.W[l], xp)
             corr = [
                 c * p.moment(f"xx{l}_{tag}__{st}", xs * xp) * dhs
-                for c, dhs, xs, st in self.hist[l]
+                for c, dhs, xs, st in ([] if at_init else self.hist[l])
             ]
             ex.h[l] = self.vec(f"h{l}_{tag}", g - sp.Add(*corr))
             ex.x[l] = self.vec(f"x{l}_{tag}", self.phi(ex.h[l]))
-        # f = W^{L+1} x^L = mean(nV ⊙ x^L) since W^{L+1} = nV/n.
-        ex.f = p.moment(f"f_{tag}", self.nV * ex.x[L])
+        self.examples[tag] = ex
+        if not at_init:
+            # f = W^{L+1} x^L = mean(nV ⊙ x^L) since W^{L+1} = nV/n.
+            ex.f = p.moment(f"f_{tag}", self.nV * ex.x[L])
         return ex
 
     def backward(self, ex: _Example) -> None:
@@ -430,7 +438,7 @@ class _Builder:
             f"nV_{t + 1}", self.nV - sp.Add(*[lr[L] * ex.chi * ex.x[L] for ex in batch])
         )
 
-    def build(self) -> Program:
+    def build(self, probes: tuple[tuple[sp.Expr, ...], ...] = ()) -> Program:
         spec, p = self.spec, self.p
         T, B = spec.steps, spec.batch_size
         for t in range(T):
@@ -446,9 +454,16 @@ class _Builder:
                 self.backward(ex)
                 batch.append(ex)
             p.output(*[f"loss_{ex.tag}" for ex in batch])
-            self.update(t, batch, need_next=t + 1 < T or bool(spec.eval_inputs))
+            self.update(
+                t, batch, need_next=t + 1 < T or bool(spec.eval_inputs) or bool(probes)
+            )
         for e, xi in enumerate(spec.eval_inputs):
             p.output(self.forward(f"{T}_{e}", xi).f)
+        for k, xi in enumerate(probes):
+            # Feature probes: the hidden vectors of xi before training and after the last
+            # update (not outputs; the caller adds the Moments it needs).
+            self.forward(f"probe{k}_init", xi, at_init=True)
+            self.forward(f"probe{k}_final", xi)
         return p
 
 
@@ -497,3 +512,56 @@ def mlp_program(
 def build_program(spec: MLPSpec) -> Program:
     """The program of a validated :class:`MLPSpec`."""
     return _Builder(spec, _SCALES[spec.parametrization](spec)).build()
+
+
+@dataclass(frozen=True)
+class MLPBuild:
+    """A built MLP program together with the program names of its hidden vectors.
+
+    ``vectors[tag]`` maps ``"h1"``, ``"x1"``, …, ``"hL"``, ``"xL"`` to the name of that vector in
+    the forward pass ``tag``: training tags ``t`` / ``t_i``, eval tags ``T_e``, and for each probe
+    input k the tags ``probe{k}_init`` (initial weights) and ``probe{k}_final`` (after the last
+    update). Names are needed because a Nonlin that would only copy a vector is not created
+    (e.g. h¹ = U for ξ = 1, or x = h for φ = x), so ``h1_{tag}`` need not exist.
+    """
+
+    program: Program
+    spec: MLPSpec
+    vectors: dict[str, dict[str, str]]
+
+    def vector(self, kind: str, layer: int, tag: str) -> str:
+        """The program name of h^layer (kind ``"h"``) or x^layer (``"x"``) in pass ``tag``."""
+        return self.vectors[tag][f"{kind}{layer}"]
+
+
+def build_with_probes(spec: MLPSpec, probe_inputs=()) -> MLPBuild:
+    """Build the program of ``spec`` plus forward passes of ``probe_inputs`` with the initial
+    and with the final weights (tags ``probe{k}_init`` / ``probe{k}_final``), and return the
+    hidden-vector names of every pass. With no probes the program equals
+    :func:`build_program`'s."""
+    if isinstance(probe_inputs, (str, bytes)) or not isinstance(
+        probe_inputs, (Sequence, np.ndarray)
+    ):
+        raise TensorProgError("probe_inputs must be a sequence of inputs")
+    probes = tuple(_example(v, f"probe_inputs[{k}]") for k, v in enumerate(probe_inputs))
+    for k, ex in enumerate(probes):
+        if len(ex) != spec.d:
+            raise TensorProgError(
+                f"probe_inputs[{k}] has {len(ex)} coordinates but the inputs have {spec.d}"
+            )
+        if all(v == 0 for v in ex):
+            raise TensorProgError(
+                f"probe_inputs[{k}] is the zero vector: its features are the constant "
+                "φ(0), which a Tensor Program cannot hold as a vector",
+                hint="use nonzero probe inputs",
+            )
+    b = _Builder(spec, _SCALES[spec.parametrization](spec))
+    program = b.build(probes)
+    vectors = {
+        tag: {
+            **{f"h{l}": s.name for l, s in ex.h.items()},
+            **{f"x{l}": s.name for l, s in ex.x.items()},
+        }
+        for tag, ex in b.examples.items()
+    }
+    return MLPBuild(program, spec, vectors)

@@ -1,0 +1,68 @@
+"""What every polynomial backend provides, and shared helpers.
+
+A backend holds the Z's of a program as polynomials in generators u_0 … u_{n-1}: the independent
+LDLᵀ innovations u_k ~ N(0, d_k) (expectation route "innovations", design.md §2) or the atoms
+themselves (route "isserlis"). The engine (tensorprog.zcalc) only uses this interface:
+
+* ``K``                       scalar domain (sympy domain or an adapter from .domains)
+* ``exact``                   whether results are exact
+* ``zero``, ``const(c)``, ``gen(k)``, ``linear({k: c})``, ``scale(p, c)``
+* polynomial arithmetic ``p + q``, ``p - q``, ``-p``, ``backend.mul(p, q)``, ``p ** n``
+* ``set_pivot(k, d_k)``       variance of innovation k (known when atom k is created)
+* ``expect(p)``               E[p] over independent innovations:
+                              E[∏ u_k^{a_k}] = ∏ d_k^{a_k/2} (a_k − 1)!! (0 if some a_k is odd)
+* ``inner(p, q)``             E[p q], without forming p q where that is cheaper
+* ``terms(p)``                (exponent tuple, coefficient) pairs (for the Isserlis route)
+* ``substitute_linear(p, {k: linear poly})``, ``to_sympy(p)``, ``stats(p)``
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+_LOG10_2 = math.log10(2)
+
+
+@dataclass(frozen=True)
+class PolyStats:
+    """Size of a polynomial: number of terms, largest coefficient in decimal digits (numerator
+    plus denominator for rationals; 0 for floats), total degree."""
+
+    terms: int
+    digits: int
+    degree: int
+
+
+def digits_of_bits(bits: int) -> int:
+    """Decimal digits of an integer with ``bits`` bits (rounded up)."""
+    return int(bits * _LOG10_2) + 1 if bits else 1
+
+
+def digits_of_rational(p: int, q: int) -> int:
+    return digits_of_bits(abs(p).bit_length()) + (digits_of_bits(q.bit_length()) if q != 1 else 0)
+
+
+class DoubleFactorials:
+    """(a − 1)!! for even a, cached: the Gaussian moments E[u^a] of a unit-variance u."""
+
+    def __init__(self) -> None:
+        self._table = [1, 1]  # _table[a] = (a − 1)!!
+
+    def __call__(self, a: int) -> int:
+        t = self._table
+        while len(t) <= a:
+            n = len(t)
+            t.append(t[n - 2] * (n - 1))
+        return t[a]
+
+
+DFACT = DoubleFactorials()
+
+
+def log_dfact(a: int) -> float:
+    """log((a − 1)!!) for even a >= 0, by lgamma (used by the float backends)."""
+    if a <= 0:
+        return 0.0
+    k = a // 2
+    return math.lgamma(a + 1) - k * math.log(2) - math.lgamma(k + 1)

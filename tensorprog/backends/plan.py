@@ -1,0 +1,181 @@
+"""A cheap pre-pass over a program: degree bounds of every Z before any algebra is done.
+
+The limit engine (TP4 Def. 7.3) turns every vector into a polynomial in Gaussian innovations.
+Before computing anything we bound, node by node, the degree of those polynomials:
+
+* ZInit / ZHat: an atom is linear in the innovations of its family members so far (LDLᵀ rows);
+* ZDot: Ż^{W̄x} is a combination of the Z^{y} over the opposite orientation's inputs so far,
+  so Z^{W̄x} has at most their degree;
+* ZNonlin: degrees add under products and take the max under sums;
+* ZMoment / ZHat covariances / Stein's b_j: the integrand is a product of two such polynomials.
+
+The bounds choose the representation (dense Kronecker packing needs a per-variable degree bound
+for every product ever formed, so that packed exponents never carry), detect the linear fast path
+(every Z affine in the atoms), and let the budget refuse a program whose degree is too high
+before any work is done.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy as sp
+
+from ..ir import InitVector, MatMul, Moment, Nonlin, Program
+
+#: Per-variable bounds are tracked only for programs with at most this many atoms (the packed
+#: representations are only used for few variables anyway).
+MAX_TRACKED_VARS = 12
+
+
+class _NonPoly(Exception):
+    pass
+
+
+def _degree(e: sp.Expr, deg: dict[str, object], zero: object, vmax, vadd, vmul) -> object:
+    """Degree bound of an expression (one bottom-up pass; scalars have degree ``zero``)."""
+    if e.is_Symbol:
+        return deg.get(e.name, zero)
+    if e.is_Number or e.is_NumberSymbol:
+        return zero
+    if e.is_Add or e.is_Mul:
+        out = None
+        for a in e.args:
+            d = _degree(a, deg, zero, vmax, vadd, vmul)
+            out = d if out is None else (vmax(out, d) if e.is_Add else vadd(out, d))
+        return out
+    if e.is_Pow:
+        b = _degree(e.base, deg, zero, vmax, vadd, vmul)
+        if b == zero:
+            return zero
+        if e.exp.is_Integer and e.exp >= 0:
+            return vmul(b, int(e.exp))
+        raise _NonPoly
+    if all(_degree(a, deg, zero, vmax, vadd, vmul) == zero for a in e.args):
+        return zero  # a function of scalars only
+    raise _NonPoly
+
+
+def _vec_max(a: tuple, b: tuple) -> tuple:
+    return tuple(max(x, y) for x, y in zip(a, b))
+
+
+def _vec_add(a: tuple, b: tuple) -> tuple:
+    return tuple(x + y for x, y in zip(a, b))
+
+
+def _vec_mul(a: tuple, n: int) -> tuple:
+    return tuple(n * x for x in a)
+
+
+def _tot_add(a: int, b: int) -> int:
+    return a + b
+
+
+def _tot_mul(a: int, n: int) -> int:
+    return a * n
+
+
+@dataclass
+class DegreePlan:
+    """Degree bounds of a program's polynomials (see the module docstring).
+
+    ``total[name]``: total degree bound of Z^name; ``max_total``: of every polynomial formed
+    (Moment integrands and covariance integrands included), with ``max_node`` the node where it
+    is reached; ``var_bound[k]``: degree bound in innovation k over every polynomial formed (None
+    when there are more than MAX_TRACKED_VARS atoms); ``linear``: every Z is affine in the atoms;
+    ``polynomial``: every Nonlin/Moment is polynomial in the vectors.
+    """
+
+    n_atoms: int
+    total: dict[str, int] = field(default_factory=dict)
+    max_total: int = 0
+    max_node: str = ""
+    var_bound: tuple[int, ...] | None = None
+    linear: bool = True
+    polynomial: bool = True
+
+    @property
+    def max_vector_degree(self) -> int:
+        return max(self.total.values(), default=0)
+
+
+def degree_plan(program: Program) -> DegreePlan:
+    """Bound the degree of every polynomial the exact engine will form (no algebra done)."""
+    nodes = program.nodes
+    inits = [n for n in nodes if isinstance(n, InitVector)]
+    mats = [n for n in nodes if isinstance(n, MatMul)]
+    n_atoms = len(inits) + len(mats)
+    plan = DegreePlan(n_atoms)
+    track = 0 < n_atoms <= MAX_TRACKED_VARS
+    zero_v = (0,) * n_atoms
+    tot: dict[str, int] = {}
+    vec: dict[str, tuple] = {}
+    bound = list(zero_v)
+
+    def note(name: str, t: int, v: tuple | None) -> None:
+        if t > plan.max_total:
+            plan.max_total, plan.max_node = t, name
+        if v is not None:
+            for k, e in enumerate(v):
+                if e > bound[k]:
+                    bound[k] = e
+
+    def unit(indices: list[int]) -> tuple:
+        v = [0] * n_atoms
+        for k in indices:
+            v[k] = 1
+        return tuple(v)
+
+    members: dict[str, list[int]] = {}
+    inputs: dict[str, list[str]] = {}  # family -> vectors y with an atom Ẑ^{W̄y}
+    init_idx = list(range(len(inits)))
+    for k, node in enumerate(inits):
+        tot[node.name] = 1
+        if track:
+            vec[node.name] = unit(init_idx[: k + 1])
+    next_atom = len(inits)
+    for node in nodes:
+        if isinstance(node, InitVector):
+            note(node.name, 1, vec.get(node.name))
+        elif isinstance(node, MatMul):
+            fam = f"{node.matrix}ᵀ" if node.transpose else node.matrix
+            opp = node.matrix if node.transpose else f"{node.matrix}ᵀ"
+            k = next_atom
+            next_atom += 1
+            mem = members.setdefault(fam, [])
+            mem.append(k)
+            x = node.vector
+            # ZHat covariances E[Z^x Z^y] (y = x included), Stein's b_j = E[Ẑ^{W̄ᵀy_j} Z^x].
+            for y in inputs.get(fam, []) + [x]:
+                note(node.name, tot[x] + tot[y], _vec_add(vec[x], vec[y]) if track else None)
+            if members.get(opp):
+                note(node.name, tot[x] + 1,
+                     _vec_add(vec[x], unit(members[opp])) if track else None)
+            inputs.setdefault(fam, []).append(x)
+            t = max([1] + [tot[y] for y in inputs.get(opp, [])])
+            tot[node.name] = t
+            if track:
+                v = unit(mem)
+                for y in inputs.get(opp, []):
+                    v = _vec_max(v, vec[y])
+                vec[node.name] = v
+            note(node.name, t, vec.get(node.name))
+        elif isinstance(node, (Nonlin, Moment)):
+            try:
+                t = _degree(node.expr, tot, 0, max, _tot_add, _tot_mul)
+                v = _degree(node.expr, vec, zero_v, _vec_max, _vec_add, _vec_mul) if track else None
+            except _NonPoly:
+                plan.polynomial = False
+                plan.linear = False
+                t, v = 1, (zero_v if track else None)
+            if isinstance(node, Nonlin):
+                tot[node.name] = t
+                if track:
+                    vec[node.name] = v
+            note(node.name, t, v)
+        if isinstance(node, (InitVector, MatMul, Nonlin)) and tot[node.name] > 1:
+            plan.linear = False
+    plan.total = tot
+    plan.var_bound = tuple(bound) if track else None
+    return plan
