@@ -110,7 +110,8 @@ def as_budget(budget: Budget | dict[str, Any] | None) -> Budget:
         for k, v in budget.items():
             if v is not None and not (k == "memory_mb" and v == "default"):
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
-                    raise TensorProgError(f"budget {k} must be a positive number or None, not {v!r}")
+                    raise TensorProgError(
+                        f"budget {k} must be a positive number or None, not {v!r}")
         return Budget(**budget)
     raise TensorProgError(
         f"budget must be a Budget, a dict or None, not {type(budget).__name__}",
@@ -164,12 +165,16 @@ class Meter:
             self._fail(f"has {what} of degree {degree} (budget max_degree={b.max_degree})",
                        "max_degree")
 
-    def check_degree_plan(self, degree: int, node: str) -> None:
+    def check_degree_plan(self, degrees: dict[str, int]) -> None:
+        """Refuse up front, at the first node whose polynomials exceed max_degree."""
         b = self.budget
-        if b.max_degree is not None and degree > b.max_degree:
-            self.node = node
-            self._fail(f"would form a polynomial of degree {degree} (budget max_degree="
-                       f"{b.max_degree})", "max_degree")
+        if b.max_degree is None:
+            return
+        for node, degree in degrees.items():
+            if degree > b.max_degree:
+                self.node = node
+                self._fail(f"would form a polynomial of degree {degree} (budget max_degree="
+                           f"{b.max_degree})", "max_degree")
 
     def check_time(self) -> None:
         b = self.budget
@@ -196,15 +201,9 @@ class Meter:
     def check_product(self, terms: int, bits: int, dense_slots: int = 0) -> None:
         """Pre-flight check of a product estimated to have ``terms`` terms of ``bits`` bits
         (``dense_slots``: length of the packed dense intermediate, 0 if sparse)."""
+        # Sizes estimated here are upper bounds, so only memory and time are judged before the
+        # product; terms and digits are checked on actual results (check_size).
         self.check_time()
-        b = self.budget
-        digits = int(bits * 0.30103) + 1
-        if b.max_terms is not None and terms > b.max_terms:
-            self._fail(f"would form a product with ~{terms:,} terms (budget max_terms="
-                       f"{b.max_terms:,})", "max_terms")
-        if b.max_digits is not None and digits > b.max_digits:
-            self._fail(f"would form a product with ~{digits:,}-digit coefficients (budget "
-                       f"max_digits={b.max_digits:,})", "max_digits")
         # Result coefficients plus, for Kronecker products, the packed operands and FFT scratch
         # (measured: about four times the packed result).
         result = terms * (bits / 8 + 32)

@@ -35,7 +35,7 @@ from .expr import Algebra, fold
 from .functions import FUNCTIONS
 
 if TYPE_CHECKING:
-    from .parametrization import ABCParametrization
+    pass
 
 # abc exponents per parametrization, as functions of the depth L: lists a, b of length L+1
 # and the scalar c (TP4 §3.1, Definition 5.1).

@@ -838,7 +838,7 @@ def derive_limit(
     _validate(program)
     meter = Meter(as_budget(budget), program)
     plan = degree_plan(program)
-    meter.check_degree_plan(plan.max_total, plan.max_node)
+    meter.check_degree_plan(plan.node_degree)
     n_atoms = max(plan.n_atoms, 1)
     start = time.perf_counter()
     domain: Any = "float64" if mode == "float" else QQ

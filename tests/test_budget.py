@@ -59,7 +59,7 @@ def test_max_degree_is_refused_before_any_work():
     with pytest.raises(BudgetExceeded) as err:
         derive_limit(binomial_program(), budget=Budget(max_degree=8),
                      progress=lambda d, t, n: calls.append(n))
-    assert err.value.node == "a9" and "degree 10" in str(err.value)
+    assert err.value.node == "a9" and "degree 9" in str(err.value)
     assert calls == []  # refused from the degree plan, before the first node
 
 

@@ -514,7 +514,8 @@ def estimate_product(p: QPoly, q: QPoly) -> tuple[int, int, int]:
     # FLINT multiplies a packed univariate densely when its degree is at most a quarter of the
     # term pairs (big coefficients); otherwise by a heap, whose memory is the result's.
     packed = p.R.kronecker != "never" and min(lp, lq) >= PACK_MIN_TERMS
-    dense = packed and box <= lp * lq // 4 and (p.R.kronecker == "always" or p.R.dense_ok(box, bits))
+    dense = packed and box <= lp * lq // 4 and (
+        p.R.kronecker == "always" or p.R.dense_ok(box, bits))
     return terms, bits, box if dense else 0
 
 

@@ -82,7 +82,8 @@ class DegreePlan:
 
     ``total[name]``: total degree bound of Z^name; ``max_total``: of every polynomial formed
     (Moment integrands and covariance integrands included), with ``max_node`` the node where it
-    is reached; ``var_bound[k]``: degree bound in innovation k over every polynomial formed (None
+    is reached and ``node_degree`` the largest degree formed at each node, in program order;
+    ``var_bound[k]``: degree bound in innovation k over every polynomial formed (None
     when there are more than MAX_TRACKED_VARS atoms); ``linear``: every Z is affine in the atoms;
     ``polynomial``: every Nonlin/Moment is polynomial in the vectors.
     """
@@ -94,6 +95,7 @@ class DegreePlan:
     var_bound: tuple[int, ...] | None = None
     linear: bool = True
     polynomial: bool = True
+    node_degree: dict[str, int] = field(default_factory=dict)
 
     @property
     def max_vector_degree(self) -> int:
@@ -114,6 +116,8 @@ def degree_plan(program: Program) -> DegreePlan:
     bound = list(zero_v)
 
     def note(name: str, t: int, v: tuple | None) -> None:
+        if t > plan.node_degree.get(name, -1):
+            plan.node_degree[name] = t
         if t > plan.max_total:
             plan.max_total, plan.max_node = t, name
         if v is not None:

@@ -78,7 +78,7 @@ def _eig_text(e) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Compute and print the diagnostics."""
-    from ..features import TABLE1_PAPER, feature_limit
+    from ..features import feature_limit
 
     inputs, targets, probes = _data(args)
     depth = DEFAULTS["depth"] if args.depth is None else args.depth
