@@ -232,7 +232,9 @@ class KernelRegime:
         if f0 is not None and len(f0) != npts:
             raise TensorProgError(f"f0 needs {npts} values (one per point), got {len(f0)}")
         if exact:
-            F = [sp.Integer(0)] * npts if f0 is None else [sp.sympify(v) for v in f0]
+            # f0 holds ints or sympy Rationals here (checked above): no text is ever parsed.
+            F = [sp.S.Zero] * npts if f0 is None else [sp.Integer(v) if isinstance(v, int) else v
+                                                        for v in f0]
             K = self.kernel
             eta = spec.lr
             ys = spec.targets
