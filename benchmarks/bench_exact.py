@@ -8,10 +8,11 @@ paths against the plain sympy-ring route, each case in a fresh process.
 
 Columns: case, mode, steps, seconds (derive_limit only; program construction excluded), peak
 RSS of the worker process, largest polynomial (terms) and largest number (decimal digits), and
-the plain routes on the same case in the same run, capped (">X"): "plain-iss" = the original
-sympy-ring engine with Isserlis expectations (the issue's reference), "plain-inn" = the same
-with LDLᵀ innovations (the core engine's default), with the speed-up over each. Exact results
-are compared with the plain routes' whenever they finish ("same").
+the plain routes on the same case in the same run, capped (">X"), with the speed-up over each:
+"literal" = sympy expressions multiplied out by sympy.expand with Isserlis expectations (the
+issue's "plain sympy + Isserlis route", backend="expand"), "ring" = sympy's sparse polynomial
+rings with Isserlis (the core engine's original algebra, backend="plain"). Exact results are
+compared with the plain routes' whenever they finish ("same").
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def run_case(case: Case, backend: str, cap: float, threads: int,
     cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--depth", str(case.depth),
            "--phi", case.phi, "--steps", str(case.steps), "--mode", case.mode,
            "--backend", backend, "--threads", str(threads), "--expectation", expectation]
-    budget = case.budget if backend != "plain" else {"memory_mb": None}
+    budget = case.budget if backend not in ("plain", "expand") else {"memory_mb": None}
     if budget:
         cmd += ["--budget", json.dumps(budget)]
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -147,14 +148,14 @@ def _plain_cols(plain: dict | None, secs: float | None, cap: float, fast: dict,
 def table(cases: list[Case], cap: float, plain_cap: float, threads: int) -> list[dict]:
     rows = []
     head = (f"{'case':<14} {'mode':<6} {'steps':>5} {'seconds':>8} {'peak RSS':>9} "
-            f"{'terms':>7} {'digits':>9} {'plain-iss':>9} {'×':>6} {'plain-inn':>9} {'×':>6}"
+            f"{'terms':>7} {'digits':>9} {'literal':>9} {'×':>6} {'ring':>9} {'×':>6}"
             "  notes")
     print(head)
     print("-" * len(head))
     for case in cases:
         fast = run_case(case, "auto", cap, threads)
-        iss = run_case(case, "plain", plain_cap, threads, "isserlis") if case.plain else None
-        inn = run_case(case, "plain", plain_cap, threads) if case.plain else None
+        iss = run_case(case, "expand", plain_cap, threads, "isserlis") if case.plain else None
+        inn = run_case(case, "plain", plain_cap, threads, "isserlis") if case.plain else None
         notes: list[str] = []
         if "refused" in fast:
             notes.append(f"refused at {fast['node']}: {fast['refused']}")
@@ -170,7 +171,7 @@ def table(cases: list[Case], cap: float, plain_cap: float, threads: int) -> list
         if case.note:
             notes.append(case.note)
         rows.append(dict(case=case.name, mode=case.mode, steps=case.steps, fast=fast,
-                         plain_isserlis=iss, plain_innovations=inn))
+                         literal=iss, ring=inn))
         print(f"{case.name:<14} {case.mode:<6} {case.steps:>5} "
               f"{fmt_s(secs) if secs is not None else '-':>8} "
               f"{fast.get('rss_mb', 0):>7.0f}MB {fast.get('terms', '-'):>7} "

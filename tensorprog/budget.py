@@ -179,7 +179,7 @@ class Meter:
     def check_time(self) -> None:
         b = self.budget
         if b.seconds is not None and time.perf_counter() - self.start > b.seconds:
-            self._fail(f"was still being derived after {self.elapsed():.1f} s (budget "
+            self._fail(f"was reached after {self.elapsed():.1f} s of derivation (budget "
                        f"seconds={b.seconds})", "seconds")
 
     def check_memory(self, extra_mb: float = 0.0, what: str = "") -> None:

@@ -187,6 +187,10 @@ class Program:
         self.graph: nx.DiGraph = nx.DiGraph()
         self._order: list[str] = []
         self.outputs: list[str] = []
+        # Identity of every node that passed add()'s checks, and the edges it added: validate()
+        # skips the per-node re-check when the graph still holds exactly these.
+        self._checked: list[int] = []
+        self._checked_edges = 0
 
     # ----------------------------------------------------------------- reading
     @property
@@ -236,10 +240,23 @@ class Program:
                 )
         self._check_types(node)
         self.graph.add_node(node.name, node=node)
-        for dep in dependencies(node):
+        deps = set(dependencies(node))
+        for dep in deps:
             self.graph.add_edge(dep, node.name)
         self._order.append(node.name)
+        self._checked.append(id(node))
+        self._checked_edges += len(deps)
         return node
+
+    def _unchanged_since_add(self) -> bool:
+        """True when the graph holds exactly the nodes and edges add() checked (acyclic and
+        well-typed by construction): nobody edited ``graph`` or ``_order`` by hand since."""
+        g = self.graph
+        return (
+            len(self._checked) == len(self._order) == g.number_of_nodes()
+            and self._checked_edges == g.number_of_edges()
+            and all(id(g.nodes[n]["node"]) == i for n, i in zip(self._order, self._checked))
+        )
 
     def scalar(self, name: str, value, *, loc: SourceLoc | None = None) -> sp.Symbol:
         """An initial scalar with limit ``value`` (int/Fraction/sympy Rational stay exact)."""
@@ -336,19 +353,26 @@ class Program:
         """Mark scalars (or vectors, whose Z is then reported) as outputs."""
         for n in names:
             n = n.name if isinstance(n, sp.Symbol) else n
-            if n not in self.graph:
-                raise ProgramError(
-                    f"output names unknown '{n}'", loc=loc, hint=f"define '{n}' first"
-                )
-            if self.kind(n) == "matrix":
-                raise ProgramError(
-                    f"output '{n}' is a matrix; only scalars and vectors have limits", loc=loc
-                )
+            self._check_output(n, loc)
             if n not in self.outputs:
                 self.outputs.append(n)
 
+    def _check_output(self, n: str, loc: SourceLoc | None) -> None:
+        if n not in self.graph:
+            raise ProgramError(f"output names unknown '{n}'", loc=loc, hint=f"define '{n}' first")
+        if self.kind(n) == "matrix":
+            raise ProgramError(
+                f"output '{n}' is a matrix; only scalars and vectors have limits", loc=loc
+            )
+
     def validate(self) -> None:
-        """Re-check the whole program (useful after editing ``graph`` by hand)."""
+        """Re-check the whole program (useful after editing ``graph`` by hand); the per-node
+        checks are skipped when nothing was edited since each node passed them in add()."""
+        if self._unchanged_since_add():
+            for n in self.outputs:
+                self._check_output(n, None)
+            check_init_covariance(self)
+            return
         if not nx.is_directed_acyclic_graph(self.graph):
             cycle = nx.find_cycle(self.graph)
             path = " -> ".join(u for u, _ in cycle)

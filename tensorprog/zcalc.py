@@ -58,7 +58,8 @@ ZDOT_ROUTES = ("stein", "derivative")
 EXPECTATION_ROUTES = ("innovations", "isserlis")
 MODES = ("exact", "float", "numeric", "auto")
 #: Backends accepted by ``derive_limit(backend=...)``; "auto" picks by mode and program shape.
-BACKENDS = ("auto", "flint", "flint-sparse", "flint-kronecker", "plain", "linear", "float")
+BACKENDS = ("auto", "flint", "flint-sparse", "flint-kronecker", "plain", "expand", "linear",
+            "float")
 
 Progress = Callable[[int, int, str], None]
 
@@ -800,6 +801,7 @@ def derive_limit(
     progress: optional callback(done, total, node_name).
     backend: "auto" (flint exact / float64 polynomials, the linear fast path when every Z is
     affine), "flint", "flint-sparse", "flint-kronecker", "plain" (the sympy-ring reference),
+    "expand" (sympy expressions multiplied out with sympy.expand: the literal, slow baseline),
     "linear", or "float".
     budget: a tensorprog.budget.Budget or a dict of its fields (max_terms, max_digits,
     max_degree, seconds, memory_mb); exceeding it raises BudgetExceeded naming the node.

@@ -59,6 +59,23 @@ def test_flint_identical_to_plain_on_random_programs(p):
         assert sp.expand(lim.Z_innovations(v) - ref.Z_innovations(v)) == 0, v
 
 
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(programs(max_steps=5, max_degree=3))
+def test_literal_expand_route_identical_to_flint(p):
+    """The benchmarks' baseline (sympy.expand + Isserlis) shares no polynomial code with flint."""
+    ref = derive_limit(p, backend="flint")
+    for expectation in ("innovations", "isserlis"):
+        assert derive_limit(p, backend="expand", expectation=expectation).scalars == ref.scalars
+
+
+def test_literal_expand_route_on_sgd_steps():
+    p = mup_depth1(x**2, F(1, 50), 2)
+    lim = derive_limit(p, backend="expand", expectation="isserlis")
+    assert lim["f_1"] == sp.Rational(2189, 15625)  # design.md §3: 7η + 12η³
+    assert lim.outputs == derive_limit(p, backend="flint").outputs
+
+
 @pytest.mark.parametrize("phi", [x**2, x**3 - x, x])
 def test_flint_identical_to_plain_on_sgd_steps(phi):
     p = mup_depth1(phi, F(1, 50), 4 if phi != x**3 - x else 2)

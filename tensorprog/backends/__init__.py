@@ -6,6 +6,8 @@ backend            representation
 =================  ==========================================================================
 ``plain``          sympy sparse rings over QQ / RR / EX: the reference route, and the only
                    one for irrational constants
+``expand``         sympy expressions multiplied out by ``sympy.expand``: the literal baseline
+                   of the benchmarks (slow)
 ``flint``          python-flint integer polynomials ÷ a common denominator; products packed by
                    Kronecker substitution when dense enough (``flint-kronecker`` always,
                    ``flint-sparse`` never)
@@ -58,6 +60,13 @@ def make_backend(
         return FloatBackend(n, plan, tol=float_tol, guard=guard)
     if name in ("float",):
         raise TensorProgError("backend 'float' needs mode='float'")
+    if name == "expand":
+        if domain is not QQ:
+            raise TensorProgError("backend 'expand' is exact over the rationals only",
+                                  hint="use backend='plain'")
+        from .expand import ExpandBackend
+
+        return ExpandBackend(n, domain)
     if domain is not QQ or name == "plain":
         from .plain import PlainBackend
 

@@ -511,12 +511,11 @@ def estimate_product(p: QPoly, q: QPoly) -> tuple[int, int, int]:
     total = int(p.N.total_degree()) + int(q.N.total_degree())
     terms = min(lp * lq, monomial_count(degs, total))
     bits = _bits(p.N) + _bits(q.N) + min(lp, lq).bit_length()
-    # FLINT multiplies a packed univariate densely when its degree is at most a quarter of the
-    # term pairs (big coefficients); otherwise by a heap, whose memory is the result's.
-    packed = p.R.kronecker != "never" and min(lp, lq) >= PACK_MIN_TERMS
-    dense = packed and box <= lp * lq // 4 and (
-        p.R.kronecker == "always" or p.R.dense_ok(box, bits))
-    return terms, bits, box if dense else 0
+    # FLINT multiplies densely (the whole box at full coefficient size, plus FFT scratch) when
+    # the box is small against the term pairs: ≤ 1/4 of them for a packed univariate, < 1/32 for
+    # its own multivariate dispatch; otherwise by a heap, whose memory is the result's. Count
+    # the dense case whenever either rule could apply (the estimate must not undershoot).
+    return terms, bits, box if box <= lp * lq // 4 else 0
 
 
 def monomial_count(degs: list[int], total: int) -> int:
