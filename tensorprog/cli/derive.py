@@ -9,13 +9,13 @@ tensorprog derive prog.tp --zdot derivative --all
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from typing import Any
 
 from ..errors import TensorProgError
 from ..ir import Program
-from ..zcalc import EXPECTATION_ROUTES, ZDOT_ROUTES, Limit, derive_limit
+from ..zcalc import BACKENDS, EXPECTATION_ROUTES, ZDOT_ROUTES, Limit, derive_limit
+from ._budget import add_budget_options, budget_from_args
 from ._output import (
     abbreviate,
     exact_text,
@@ -27,6 +27,7 @@ from ._output import (
     table,
     to_float,
 )
+from ._progress import add_progress_options, progress_from_args
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -58,11 +59,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--mode",
-        choices=("exact", "numeric", "auto"),
+        choices=("exact", "float", "numeric", "auto"),
         default="exact",
-        help="'exact' (default; polynomial nonlinearities), 'numeric' (any function, numeric "
-        "expectations) or 'auto' (exact when possible)",
+        help="'exact' (default; polynomial nonlinearities), 'float' (the same algebra in "
+        "float64: long horizons), 'numeric' (any function, numeric expectations) or 'auto' "
+        "(exact when possible)",
     )
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="polynomial backend (default auto: python-flint exact, float64, or the "
+                   "linear fast path)")  # fmt: skip
+    add_budget_options(p)
     p.add_argument(
         "--all", action="store_true", help="list every scalar of the program, not only outputs"
     )
@@ -71,9 +77,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="print long exact values in full in the table (default: abbreviated)",
     )
-    p.add_argument(
-        "--progress", action="store_true", help="report each node on stderr as it is derived"
-    )
+    add_progress_options(p)
     p.set_defaults(func=run)
 
 
@@ -88,24 +92,24 @@ def _names(program: Program, limit: Limit, all_scalars: bool) -> tuple[list[str]
 
 def derive(args: argparse.Namespace) -> tuple[Program, Limit]:
     program = load_program(args.file)
-    progress = None
-    if args.progress:
-
-        def progress(done: int, total: int, node: str) -> None:
-            print(f"  [{done}/{total}] {node}", file=sys.stderr, flush=True)
-
+    bar = progress_from_args(args)
     try:
         limit = derive_limit(
             program,
             mode=args.mode,
             zdot=args.zdot,
             expectation=args.expectation,
-            progress=progress,
+            progress=bar,
+            backend=args.backend,
+            budget=budget_from_args(args),
         )
     except ImportError as e:  # a mode whose back end is not installed
         raise TensorProgError(
             f"mode '{args.mode}' is not available: {e}", hint="use --mode exact"
         ) from None
+    finally:
+        if bar is not None:
+            bar.close()
     return program, limit
 
 

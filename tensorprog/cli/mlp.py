@@ -23,8 +23,11 @@ from pathlib import Path
 import numpy as np
 import sympy as sp
 
+from ..backends.domains import number_text
 from ..builders.mlp import BATCH_REDUCTIONS, LOSSES, build_program, mlp_spec
 from ..errors import TensorProgError
+from ._budget import add_budget_options, budget_from_args
+from ._progress import add_progress_options, progress_from_args
 
 _SHOW_DIGITS = 60
 
@@ -74,11 +77,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--no-limit", action="store_true", help="do not derive the limit")
     p.add_argument(
         "--mode",
-        choices=("auto", "exact", "numeric"),
+        choices=("auto", "exact", "float", "numeric"),
         default="auto",
-        help="limit engine: exact (polynomial φ), numeric (any φ, with error estimates), or "
-        "auto (exact when possible; default)",
+        help="limit engine: exact (polynomial φ), float (the exact algebra in float64, for long "
+        "horizons), numeric (any φ, with error estimates), or auto (exact when possible; "
+        "default)",
     )
+    add_budget_options(p)
+    add_progress_options(p)
     p.add_argument(
         "--width", type=int, help="also train the real network at this width (direct trainer)"
     )
@@ -172,12 +178,18 @@ def _run(args: argparse.Namespace) -> int:
     if not args.no_limit:
         from ..zcalc import derive_limit
 
-        limit = derive_limit(program, mode=args.mode)
+        bar = progress_from_args(args)
+        try:
+            limit = derive_limit(program, mode=args.mode, progress=bar,
+                                 budget=budget_from_args(args))  # fmt: skip
+        finally:
+            if bar is not None:
+                bar.close()
         report["limit_seconds"] = limit.seconds
         errors = getattr(limit, "errors", None) or {}
         for name, v in limit.outputs.items():
             rows[name].update(
-                limit=str(v) if args.json else _show(v),
+                limit=number_text(v) if args.json else _show(v),
                 limit_float=_float(v),
                 exact=limit.is_exact(name),
                 rational=bool(v.is_Rational),
