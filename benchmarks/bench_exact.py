@@ -1,12 +1,13 @@
 """Benchmark of the limit engine on μP SGD programs (issue 7): fast exact, float and linear
 paths against the plain sympy-ring route, each case in a fresh process.
 
-    python benchmarks/bench_exact.py                  # the full table (~10 minutes)
+    python benchmarks/bench_exact.py                  # the full table (~25 minutes)
     python benchmarks/bench_exact.py --quick          # small cases only (~1 minute)
     python benchmarks/bench_exact.py --scaling        # linear fast path: time vs steps / depth
     python benchmarks/bench_exact.py --only d1-exact-f5 d1-float-f10
 
-Columns: case, mode, steps, seconds (derive_limit only; program construction excluded), peak
+Columns: case, mode, steps, seconds (derive_limit only, program construction excluded; best of
+up to 5 runs for sub-second cases), peak
 RSS of the worker process, largest polynomial (terms) and largest number (decimal digits), and
 the plain routes on the same case in the same run, capped (">X"), with the speed-up over each:
 "literal" = sympy expressions multiplied out by sympy.expand with Isserlis expectations (the
@@ -56,7 +57,7 @@ CASES = [
     Case("d2-exact-f3", 2, "x2", 3, "exact", plain=True, note="stretch: < 10 min, 8 GB"),
     Case("d2-float-f3", 2, "x2", 3, "float", note="target < 60 s"),
     Case("d2-exact-f4", 2, "x2", 4, "exact"),
-    Case("d2-float-f6", 2, "x2", 6, "float"),
+    Case("d2-float-f4", 2, "x2", 4, "float", note="past the exact horizon"),
     Case("d3-exact-5", 3, "x", 5, "exact", plain=True),
     Case("d3-exact-7", 3, "x", 7, "exact", plain=True),
     Case("d3-exact-10", 3, "x", 10, "exact", budget={"seconds": 120},
@@ -86,19 +87,29 @@ def digest(values: dict) -> str:
 def worker(args: argparse.Namespace) -> None:
     """Run one derivation and print one JSON line."""
     import flint
+    from sympy.core.cache import clear_cache
 
     from tensorprog import BudgetExceeded, derive_limit
 
     flint.ctx.threads = args.threads
     depth, phi, steps = args.depth, args.phi, args.steps
-    p = build(depth, phi, steps)
     budget = json.loads(args.budget) if args.budget else None
-    out: dict = {"nodes": len(p.nodes)}
-    t0 = time.perf_counter()
+    out: dict = {}
     try:
-        lim = derive_limit(p, mode=args.mode, backend=args.backend, budget=budget,
-                           expectation=args.expectation)
-        out["seconds"] = time.perf_counter() - t0
+        # Best of up to 5 runs while they take under 2 s in all (a fresh program each time):
+        # sub-second cases are otherwise dominated by scheduler noise.
+        best, spent, runs = math.inf, 0.0, 0
+        while runs < 5 and (runs == 0 or spent < 2.0):
+            p = build(depth, phi, steps)
+            out["nodes"] = len(p.nodes)
+            clear_cache()  # sympy memoizes expand() etc.: a repeat must not reuse the last run
+            t0 = time.perf_counter()
+            lim = derive_limit(p, mode=args.mode, backend=args.backend, budget=budget,
+                               expectation=args.expectation)
+            dt = time.perf_counter() - t0
+            best, spent, runs = min(best, dt), spent + dt, runs + 1
+        out["seconds"] = best
+        out["runs"] = runs
         out["terms"] = lim.stats.get("max_terms", 0)
         out["digits"] = lim.stats.get("max_digits", 0)
         out["digest"] = digest(lim.outputs)
@@ -106,6 +117,7 @@ def worker(args: argparse.Namespace) -> None:
         out["backend"] = lim.backend
     except BudgetExceeded as e:
         out["seconds"] = time.perf_counter() - t0
+        out["nodes"] = len(p.nodes)
         out["refused"] = e.message
         out["node"] = e.node
     out["rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
