@@ -69,12 +69,12 @@ class MinEigenvalue:
     @property
     def is_zero(self) -> bool:
         """True iff λ_min = 0 exactly (the Gram matrix is singular)."""
-        return self.interval == (0, 0)
+        return bool(self.interval == (0, 0))
 
     @property
     def is_positive(self) -> bool:
         """True iff λ_min > 0 is certified (the features are linearly independent)."""
-        return self.interval[0] > 0
+        return bool(self.interval[0] > 0)
 
     def __str__(self) -> str:
         if self.exact.is_Rational:

@@ -25,7 +25,7 @@ from fractions import Fraction
 import numpy as np
 import sympy as sp
 
-from ..errors import ParametrizationError, ProgramError, TensorProgError
+from ..errors import ParametrizationError, ProgramError, SourceLoc, TensorProgError
 from ..ir import MatrixRef, Program, as_number, sym
 
 LOSSES = ("mse", "logistic")
@@ -146,7 +146,7 @@ def read_activation(activation) -> sp.Expr:
                 "which is not available",
                 hint="pass a sympy expression in tensorprog.ir.sym('x') instead",
             ) from None
-        expr = parse_expression(activation)
+        expr = parse_expression(activation, loc=SourceLoc("<activation>", 1, 1, activation))
     elif isinstance(activation, sp.Expr):
         expr = activation
     else:

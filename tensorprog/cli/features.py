@@ -77,7 +77,16 @@ def _eig_text(e) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Compute and print the diagnostics."""
+    """Compute and print the diagnostics (errors name the option, not the API argument)."""
+    try:
+        return _run(args)
+    except TensorProgError as e:
+        if "probe_inputs" in e.message:
+            e.message = e.message.replace("probe_inputs", "--probes")
+        raise
+
+
+def _run(args: argparse.Namespace) -> int:
     from ..features import feature_limit
 
     inputs, targets, probes = _data(args)
