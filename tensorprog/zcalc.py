@@ -795,7 +795,9 @@ def derive_limit(
     "float" (the same Z-calculus and exact Gaussian moments with float64 coefficients: cost
     set by the number of terms, not by digit growth; results are marked inexact),
     "numeric" (any whitelisted function; numeric expectations with error estimates, see
-    tensorprog.numeric), or "auto" (exact where the program allows, numeric otherwise).
+    tensorprog.numeric), or "auto" (exact where the program allows; "float" when exact values
+    would need irrational constants, e.g. exp() of limits with logistic loss; numeric for
+    non-polynomial functions of vectors). The result's ``mode`` says which ran.
     zdot: "stein" (derivative-free, default) or "derivative" (symbolic ∂Φ/∂Ẑ, TP4 Eq. 31).
     expectation: "innovations" (LDLᵀ innovations, default) or "isserlis" (Wick pairings).
     progress: optional callback(done, total, node_name).
@@ -812,10 +814,14 @@ def derive_limit(
     if mode in ("numeric", "auto"):
         if mode == "auto":
             try:
-                return derive_limit(
-                    program, zdot=zdot, expectation=expectation, progress=progress,
-                    backend=backend, budget=budget,
-                )
+                return _derive_polynomial(program, "exact", zdot, expectation, progress,
+                                          backend, budget, None, symbolic=False)  # fmt: skip
+            except _Symbolic:
+                # Irrational constants (exp of a limit, as with logistic loss) would make exact
+                # values nested symbolic expressions that grow without bound: the same algebra
+                # in float64 is both fast and accurate to ~1e-15.
+                return derive_limit(program, mode="float", zdot=zdot, expectation=expectation,
+                                    progress=progress, budget=budget)  # fmt: skip
             except NonPolynomialError:
                 pass
         from .numeric import derive_numeric
@@ -837,6 +843,18 @@ def derive_limit(
         raise TensorProgError(f"unknown backend '{backend}'", hint=f"one of {BACKENDS}")
     if float_tol is not None and mode != "float":
         raise TensorProgError("float_tol only applies to mode='float'")
+    return _derive_polynomial(program, mode, zdot, expectation, progress, backend, budget,
+                              float_tol)  # fmt: skip
+
+
+class _Symbolic(Exception):
+    """The exact limit would need symbolic (irrational) constants, and the caller said no."""
+
+
+def _derive_polynomial(program, mode, zdot, expectation, progress, backend, budget, float_tol,
+                       *, symbolic: bool = True) -> Limit:  # fmt: skip
+    """derive_limit for modes "exact" and "float"; ``symbolic=False`` raises _Symbolic instead
+    of widening an exact derivation to sympy's EX domain."""
     _validate(program)
     meter = Meter(as_budget(budget), program)
     plan = degree_plan(program)
@@ -857,6 +875,8 @@ def derive_limit(
             if domain == EX or w.domain == domain:
                 raise
             domain = w.domain if domain == QQ else EX
+            if domain == EX and not symbolic:
+                raise _Symbolic from None
         except ArithmeticError as e:
             raise ProgramError(str(e)) from None
     return Limit(program, engine, mode, time.perf_counter() - start, meter, plan)

@@ -148,3 +148,27 @@ def test_option_errors():
         derive_limit(p, backend="fast")
     with pytest.raises(TensorProgError, match="float_tol"):
         derive_limit(p, mode="float", float_tol=2)
+
+
+def test_auto_falls_back_to_float_for_irrational_limits():
+    """Logistic loss: σ and log of limits make exact values symbolic (exp(31/16), …) and their
+    size explodes with steps (step 2 exact takes seconds, step 3 minutes). Auto mode uses float
+    for them; checked against the exact symbolic values (1 step) evaluated to 30 digits, and
+    against the numeric interpreter's error bars (4 steps)."""
+    from tensorprog.builders.mlp import mlp_program
+
+    def prog(steps):
+        xs = [(-1) ** t for t in range(steps + 1)]
+        return mlp_program(1, "x^2", xs, [1] * (steps + 1), "1/2", loss="logistic")
+
+    auto = derive_limit(prog(1), mode="auto")
+    exact = derive_limit(prog(1), mode="exact")
+    assert auto.mode == "float" and not auto.is_exact("f_1")
+    assert any(not v.is_Rational for v in exact.outputs.values())  # really symbolic
+    for k, v in exact.outputs.items():
+        ref = float(v.evalf(30))
+        assert abs(float(auto[k]) - ref) <= 1e-13 * max(1.0, abs(ref)), k
+    auto4 = derive_limit(prog(4), mode="auto")
+    num = derive_limit(prog(4), mode="numeric")
+    for k in ("f_4", "loss_3"):
+        assert abs(float(auto4[k]) - float(num[k])) < 6 * num.errors[k] + 1e-12, k
