@@ -174,3 +174,12 @@ def test_ntp_feature_change_vanishes_with_width():
     ratio = change("ntp", 256).mean() / change("ntp", 2048).mean()
     assert 4 < ratio < 16, ratio
     assert 0.75 < change("mup", 256).mean() / change("mup", 2048).mean() < 1.33
+
+
+def test_ip_with_x2_learns_nothing():
+    """IP with φ = x²: h²_0 = 0 and φ'(0) = 0, so dh² = nV φ'(h²_0) = 0 and dx¹ = W²ᵀ dh² = 0 at
+    every step: no hidden layer moves, and every h² Gram is 0."""
+    d = feature_limit("ip", 2, "x^2", [[1, 0], [0, 1]], [1, -1], R(1, 2), PROBES)
+    assert not d.feature_learning
+    assert d.layers[2].final == sp.zeros(3, 3)
+    assert d.layers[1].change == [0, 0, 0]
