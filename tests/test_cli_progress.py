@@ -50,6 +50,12 @@ def test_derive_float_mode_agrees_with_exact(capsys):
     assert abs(float(value) - 2189 / 15625) < 1e-15
 
 
+def test_derive_float_mode_table_says_float64(capsys):
+    assert main(["derive", DEPTH1, "--mode", "float"]) == 0
+    out = capsys.readouterr().out
+    assert "(float," in out and out.count("float64") == 2 and "exact" not in out.split("\n", 2)[2]
+
+
 def test_derive_budget_refusal_names_the_line(capsys):
     assert main(["derive", DEPTH1, "--max-digits", "3"]) == 1
     err = capsys.readouterr().err

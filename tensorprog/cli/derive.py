@@ -153,6 +153,8 @@ def _error(limit: Limit, name: str) -> float | None:
 def _kind(limit: Limit, name: str) -> str:
     if limit.is_exact(name):
         return "exact"
+    if getattr(limit, "mode", None) == "float":
+        return "float64"  # exact algebra, float64 coefficients: rounding error only
     err = _error(limit, name)
     return "numeric" if err is None else f"numeric ± {err:.1g}"
 
