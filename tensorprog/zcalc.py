@@ -811,28 +811,10 @@ def derive_limit(
     the polynomial's largest term (default 1e-30; 0 keeps every term).
     options: passed to the numeric interpreter (mode "numeric"/"auto").
     """
-    if mode in ("numeric", "auto"):
-        if mode == "auto":
-            try:
-                return _derive_polynomial(program, "exact", zdot, expectation, progress,
-                                          backend, budget, None, symbolic=False)  # fmt: skip
-            except _Symbolic:
-                # Irrational constants (exp of a limit, as with logistic loss) would make exact
-                # values nested symbolic expressions that grow without bound: the same algebra
-                # in float64 is both fast and accurate to ~1e-15.
-                return derive_limit(program, mode="float", zdot=zdot, expectation=expectation,
-                                    progress=progress, budget=budget)  # fmt: skip
-            except NonPolynomialError:
-                pass
-        from .numeric import derive_numeric
-
-        return derive_numeric(program, progress=progress, **options)
     if mode not in MODES:
         raise TensorProgError(
             f"unknown mode '{mode}'", hint="use mode='exact', 'float', 'numeric' or 'auto'"
         )
-    if options:
-        raise TensorProgError(f"unknown option(s) {sorted(options)} for mode='{mode}'")
     if zdot not in ZDOT_ROUTES:
         raise TensorProgError(f"unknown zdot route '{zdot}'", hint=f"one of {ZDOT_ROUTES}")
     if expectation not in EXPECTATION_ROUTES:
@@ -843,6 +825,25 @@ def derive_limit(
         raise TensorProgError(f"unknown backend '{backend}'", hint=f"one of {BACKENDS}")
     if float_tol is not None and mode != "float":
         raise TensorProgError("float_tol only applies to mode='float'")
+    if mode in ("numeric", "auto"):
+        if mode == "auto":
+            try:
+                try:
+                    return _derive_polynomial(program, "exact", zdot, expectation, progress,
+                                              backend, budget, None, symbolic=False)  # fmt: skip
+                except _Symbolic:
+                    # Irrational constants (exp of a limit, as with logistic loss) would make
+                    # exact values nested symbolic expressions that grow without bound: the
+                    # same algebra in float64 is both fast and accurate to ~1e-15.
+                    return _derive_polynomial(program, "float", zdot, expectation, progress,
+                                              "auto", budget, None)  # fmt: skip
+            except NonPolynomialError:
+                pass
+        from .numeric import derive_numeric
+
+        return derive_numeric(program, progress=progress, **options)
+    if options:
+        raise TensorProgError(f"unknown option(s) {sorted(options)} for mode='{mode}'")
     return _derive_polynomial(program, mode, zdot, expectation, progress, backend, budget,
                               float_tol)  # fmt: skip
 

@@ -172,3 +172,26 @@ def test_auto_falls_back_to_float_for_irrational_limits():
     num = derive_limit(prog(4), mode="numeric")
     for k in ("f_4", "loss_3"):
         assert abs(float(auto4[k]) - float(num[k])) < 6 * num.errors[k] + 1e-12, k
+
+
+def test_auto_irrational_then_non_polynomial_goes_numeric():
+    """exp of a scalar (irrational: exact gives up) followed by tanh of a vector (not
+    polynomial: float gives up too) ⇒ the numeric interpreter, E[e·Z²] = e within its error."""
+    p = Program()
+    s = p.scalar("s", 1)
+    z = p.vector("z")
+    p.moment("e", sp.exp(s) * z**2)
+    p.moment("t", p.nonlin("a", sp.tanh(z)) * z)
+    lim = derive_limit(p, mode="auto", seed=0)
+    assert lim.mode == "numeric"
+    assert abs(float(lim["e"]) - float(sp.E)) < 6 * lim.errors["e"] + 1e-12
+
+
+def test_unknown_route_names_are_refused_in_every_mode():
+    p = Program()
+    p.moment("m", p.vector("z") ** 2)
+    for mode in ("auto", "exact", "numeric"):
+        with pytest.raises(TensorProgError, match="backend"):
+            derive_limit(p, mode=mode, backend="nosuch")
+        with pytest.raises(TensorProgError, match="zdot"):
+            derive_limit(p, mode=mode, zdot="nosuch")
