@@ -69,12 +69,18 @@ class MinEigenvalue:
     @property
     def is_zero(self) -> bool:
         """True iff λ_min = 0 exactly (the Gram matrix is singular)."""
-        return bool(self.interval == (0, 0))
+        return bool(self.exact == 0)
 
     @property
     def is_positive(self) -> bool:
-        """True iff λ_min > 0 is certified (the features are linearly independent)."""
-        return bool(self.interval[0] > 0)
+        """True iff λ_min > 0 (the features are linearly independent). Decided exactly: an
+        isolating interval (0, hi] with λ_min ≠ 0 still means λ_min > 0, however tiny."""
+        lo, hi = self.interval
+        if lo > 0 or hi <= 0 or self.exact == 0:
+            return bool(lo > 0)
+        if lo == 0:  # the isolating interval (0, hi] holds one root, and it is not 0
+            return True
+        return bool(self.exact.is_positive)  # straddles 0: ask sympy's exact sign
 
     def __str__(self) -> str:
         if self.exact.is_Rational:

@@ -51,6 +51,17 @@ def test_min_eigenvalue_irrational_is_certified():
     assert e.is_positive
 
 
+def test_min_eigenvalue_below_the_isolation_width_is_still_positive():
+    """λ_min = 10⁻⁴⁰ sits below the 10⁻³⁰ isolation width (interval (0, hi]) but is not 0; an
+    indefinite matrix's negative λ_min is neither zero nor positive."""
+    e = min_eigenvalue(sp.diag(R(1, 10**40), 3))
+    assert e.exact == R(1, 10**40) and e.is_positive and not e.is_zero
+    e = min_eigenvalue(sp.Matrix([[1, 1], [1, 1 + R(1, 10**35)]]))  # λ_min ≈ 10⁻³⁵ / 2
+    assert e.is_positive and not e.is_zero
+    e = min_eigenvalue(sp.diag(-R(1, 10**40), 3))
+    assert not e.is_positive and not e.is_zero
+
+
 def test_min_eigenvalue_refuses_floats_and_asymmetry():
     with pytest.raises(TensorProgError, match="rational"):
         min_eigenvalue(sp.Matrix([[sp.Float(1.5)]]))
