@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import flint
 import sympy as sp
 
 from .builders.mlp import build_with_probes, mlp_spec
@@ -58,7 +59,7 @@ class MinEigenvalue:
 
     ``exact``: a sympy number (Rational, radical or CRootOf — the smallest real root of the
     characteristic polynomial); ``interval``: rationals (lo, hi) with lo ≤ λ_min ≤ hi and
-    hi − lo ≤ 10^-30 (Vincent–Akritas–Strzeboński isolation over ℚ, so the bracket is certified);
+    hi − lo ≤ 10^-30 (Arb root isolation refined by exact rational bisection: certified);
     ``value``: a float inside it.
     """
 
@@ -80,7 +81,7 @@ class MinEigenvalue:
             return bool(lo > 0)
         if lo == 0:  # the isolating interval (0, hi] holds one root, and it is not 0
             return True
-        return bool(self.exact.is_positive)  # straddles 0: ask sympy's exact sign
+        return bool(self.exact.is_positive)  # straddles 0 (min_eigenvalue never returns that)
 
     def __str__(self) -> str:
         if self.exact.is_Rational:
@@ -89,7 +90,13 @@ class MinEigenvalue:
 
 
 def min_eigenvalue(M: sp.Matrix) -> MinEigenvalue:
-    """λ_min of a symmetric matrix with rational entries, exactly (see :class:`MinEigenvalue`)."""
+    """λ_min of a symmetric matrix with rational entries, exactly (see :class:`MinEigenvalue`).
+
+    The characteristic polynomial is factored over ℤ and each factor's roots isolated in
+    certified balls by FLINT/Arb (python-flint); the smallest root is then refined by exact
+    bisection (the sign of an integer polynomial at a rational point is exact). sympy's own
+    root isolation took minutes on the huge coefficients a large learning rate produces.
+    """
     if M.rows != M.cols or M != M.T:
         raise TensorProgError("min_eigenvalue needs a symmetric square matrix")
     if not all(v.is_Rational for v in M):
@@ -97,13 +104,79 @@ def min_eigenvalue(M: sp.Matrix) -> MinEigenvalue:
             "min_eigenvalue is exact only for rational matrices",
             hint="derive the limit with rational inputs (mode='exact')",
         )
+    if M.rows == 0:
+        raise TensorProgError("min_eigenvalue needs a nonempty matrix")
+    coeffs = M.charpoly().all_coeffs()  # highest degree first, rational
+    den = sp.ilcm(*[c.q for c in coeffs]) if len(coeffs) > 1 else coeffs[0].q
+    poly = flint.fmpz_poly([int(c * den) for c in reversed(coeffs)])
+    _, factors = poly.factor()
+    # Every real root of every distinct irreducible factor, as (lo, hi, factor): rational
+    # brackets holding exactly that root (a linear factor's root is exact: lo = hi).
+    roots = []
+    for f, _mult in factors:
+        if f.degree() == 1:
+            r = -flint.fmpq(f[0]) / f[1]
+            roots.append([r, r, f])
+            continue
+        for z, _ in f.complex_roots():
+            if z.imag == 0:  # Arb returns real roots with an exactly zero imaginary part
+                mid, rad = _fmpq(z.real.mid()), _fmpq(z.real.rad())
+                roots.append([mid - rad, mid + rad, f])
+    if not roots:  # unreachable for a symmetric matrix (all eigenvalues are real)
+        raise TensorProgError("no real eigenvalue found")
+    eps = flint.fmpq(1, 10**30)
+    while True:  # separate the lowest bracket from all others (distinct roots: terminates)
+        roots.sort(key=lambda r: r[0])
+        low = roots[0]
+        clash = [r for r in roots[1:] if r[0] <= low[1]]
+        if not clash:
+            break
+        for r in [low] + clash:
+            _bisect(r)
+    while low[1] - low[0] > eps:
+        _bisect(low)
+    lo, hi, f = low
+    if lo < 0 < hi:  # |λ_min| < 10^-30 and λ_min ≠ 0 (f(0) ≠ 0): decide its sign exactly
+        if (f(flint.fmpq(0)) > 0) == (f(lo) > 0):
+            lo = flint.fmpq(0)  # the root is in (0, hi]
+        else:
+            hi = flint.fmpq(0)  # in [lo, 0)
+    exact = _exact_root(f, lo, hi)
+    lo_q, hi_q = sp.Rational(int(lo.p), int(lo.q)), sp.Rational(int(hi.p), int(hi.q))
+    return MinEigenvalue(exact, (lo_q, hi_q), float((lo_q + hi_q) / 2))
+
+
+def _fmpq(x) -> flint.fmpq:
+    """An exact (dyadic) arb midpoint or radius as a rational."""
+    man, exp = x.man_exp()
+    e = int(exp)
+    return flint.fmpq(int(man) * 2**e) if e >= 0 else flint.fmpq(int(man), 2**-e)
+
+
+def _bisect(r: list) -> None:
+    """Halve the bracket [lo, hi] of the single simple root of the irreducible factor f in
+    it (f has no rational root unless linear, so its signs at the endpoints are nonzero)."""
+    lo, hi, f = r
+    if lo == hi:
+        return
+    mid = (lo + hi) / 2
+    if (f(mid) > 0) == (f(lo) > 0):
+        r[0] = mid
+    else:
+        r[1] = mid
+
+
+def _exact_root(f, lo, hi) -> sp.Expr:
+    """The smallest real root of the irreducible factor f (it lies in [lo, hi]) as a sympy
+    number: a Rational, a radical for degree 2, else CRootOf(f, 0) (sympy indexes the real
+    roots first, in increasing order). λ_min is the smallest root of every factor holding it."""
+    if lo == hi:
+        return sp.Rational(int(lo.p), int(lo.q))
     lam = sp.Symbol("lambda")
-    poly = sp.Poly.from_list(M.charpoly().all_coeffs(), lam, domain="QQ")
-    eps = sp.Rational(1, 10**30)
-    (lo, hi), _ = poly.intervals(eps=eps)[0]
-    roots = poly.real_roots()
-    exact = roots[0]
-    return MinEigenvalue(exact, (sp.Rational(lo), sp.Rational(hi)), float((lo + hi) / 2))
+    P = sp.Poly([int(c) for c in reversed(f.coeffs())], lam, domain="ZZ")
+    if f.degree() == 2:
+        return min(sp.roots(P, lam), key=lambda v: float(v))
+    return sp.CRootOf(P, 0)
 
 
 # --------------------------------------------------------------------------- results
@@ -175,11 +248,17 @@ class FeatureDiagnostics:
         """JSON-ready form (exact numbers as text)."""
 
         def eig(e: MinEigenvalue) -> dict[str, Any]:
+            try:
+                exact = str(e.exact)
+            except ValueError:  # an algebraic number with > 4300-digit coefficients
+                exact = "root in interval"
             return {
-                "exact": str(e.exact),
-                "interval": [str(e.interval[0]), str(e.interval[1])],
+                "exact": exact,
+                "interval": [exact_text(e.interval[0]), exact_text(e.interval[1])],
                 "value": e.value,
             }
+
+        t = exact_text  # every exact number, even past 4300 digits
 
         return {
             "name": self.name,
@@ -188,17 +267,17 @@ class FeatureDiagnostics:
             "kind": self.kind,
             "method": self.method,
             "notes": self.notes,
-            "probes": [[str(v) for v in p] for p in self.probes],
+            "probes": [[t(v) for v in p] for p in self.probes],
             "feature_learning": self.feature_learning,
             "rich": self.rich,
             "layers": {
                 str(l): {
-                    "change": [str(v) for v in lf.change],
-                    "change_num": [str(v) for v in lf.change_num],
-                    "change_den": [str(v) for v in lf.change_den],
-                    "gram_init": [[str(v) for v in lf.init.row(i)] for i in range(lf.init.rows)],
+                    "change": [t(v) for v in lf.change],
+                    "change_num": [t(v) for v in lf.change_num],
+                    "change_den": [t(v) for v in lf.change_den],
+                    "gram_init": [[t(v) for v in lf.init.row(i)] for i in range(lf.init.rows)],
                     "gram_final": [
-                        [str(v) for v in lf.final.row(i)] for i in range(lf.final.rows)
+                        [t(v) for v in lf.final.row(i)] for i in range(lf.final.rows)
                     ],
                     "min_eig_init": eig(lf.eig_init),
                     "min_eig_final": eig(lf.eig_final),
@@ -206,8 +285,20 @@ class FeatureDiagnostics:
                 }
                 for l, lf in self.layers.items()
             },
-            "outputs": {k: str(v) for k, v in self.outputs.items()},
+            "outputs": {k: t(v) for k, v in self.outputs.items()},
         }
+
+
+def exact_text(v: sp.Expr) -> str:
+    """``str(v)``, also for rationals past CPython's 4300-digit int→str limit (a large
+    learning rate makes them; FLINT prints integers without that limit)."""
+    try:
+        return str(v)
+    except ValueError:
+        if not v.is_Rational:
+            raise
+        p, q = str(flint.fmpz(int(v.p))), str(flint.fmpz(int(v.q)))
+        return p if q == "1" else f"{p}/{q}"
 
 
 def _layer(layer: int, kind: str, joint: sp.Matrix) -> LayerFeatures:

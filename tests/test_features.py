@@ -115,6 +115,51 @@ def test_kernel_regime_features_do_not_move(preset):
     assert H2_X2.det() == 32 and d.layers[2].eig_final.is_positive and d.rich
 
 
+def test_kernel_regime_init_grams_by_hand_in_odd_input_dimensions():
+    """The first-layer convention, derived from design.md §3 / TP4 §3.1 (no 1/d): a stable
+    parametrization has a_1 + b_1 = 0, so W¹ has i.i.d. N(0, 1) entries (the builder's columns
+    U_k ~ N(0, 1), the trainer's std n^{-(a_1+b_1)} = 1) and h¹(ξ) = Σ_k ξ_k U_k, hence
+
+        E[Z^{h¹(ξ)} Z^{h¹(ξ')}] = Σ_{k,m} ξ_k ξ'_m E[U_k U_m] = ξ·ξ'   (not ξ·ξ'/d).
+
+    Layer 2 (W² entries N(0, 1/n), σ² = 1): E[Z^{h²(ξ)} Z^{h²(ξ')}] = E[φ(h¹(ξ)) φ(h¹(ξ'))];
+    with φ = x² and a = (ξ_i·ξ_j), Isserlis gives a_ii a_jj + 2 a_ij². Dimensions 3 and 5 are
+    not squares, which exercises the NNGP code's stax-style 1/d (tensorprog.kernels pads the
+    inputs to undo it); the depth-1 x¹ Gram (kind="x") is the same Isserlis formula."""
+    P = [[1, 1, 1], [1, -1, 0], [0, 0, 2]]
+    a = sp.Matrix([[3, 0, 2], [0, 2, 0], [2, 0, 4]])  # ξ_i·ξ_j by hand
+    h2 = sp.Matrix([[27, 6, 20], [6, 12, 8], [20, 8, 48]])  # a_ii a_jj + 2 a_ij², by hand
+    for preset in ("ntp", "sp_lr_1/n", "mup"):
+        d = feature_limit(preset, 2, "x^2", [[1, 0, 0], [0, 1, 0]], [1, -1], R(1, 2), P)
+        assert d.layers[1].init == a and d.layers[2].init == h2, preset
+    # d = 5: |ξ1|² = 6, |ξ2|² = 4, ξ1·ξ2 = 3 → [[36 + 72, 24 + 18], [., 16 + 32]]
+    d = feature_limit("ntp", 1, "x^2", [[1, 0, 0, 0, 0]], [1], R(1, 2),
+                      [[1, 2, 0, 0, 1], [0, 1, 1, 1, 1]], kind="x")  # fmt: skip
+    assert d.layers[1].init == sp.Matrix([[108, 42], [42, 48]])
+    assert d.layers[1].final == d.layers[1].init and d.layers[1].change == [0, 0]
+
+
+def test_mup_depth2_linear_one_step_by_hand():
+    """Depth 2, φ = x, d = 1, one SGD step on ξ = 1 → y = 1, probe ξ = 1 (design.md §3).
+    f_0 = E[nV Ẑ^{WU}] = 0, χ_0 = −1; backward dh² = nV, dh¹ = Wᵀ nV. Updates:
+    U_1 = U + η WᵀnV, W_1 = W + η nV x¹_0ᵀ/n. At the probe:
+
+    * h¹_T − h¹_0 = η WᵀnV, and Z^{WᵀnV} = Ẑ^{WᵀnV} (nV does not depend on W: no ZDot), so
+      E[(ΔZ^{h¹})²] = η² E[nV²] = η²; E[(Z^{h¹_0})²] = E[U²] = 1.
+    * h²_T = W x¹_T + η nV (x¹_0·x¹_T)/n with x¹_T = U + η WᵀnV. ZDot: Z^{W Wᵀ nV} =
+      Ẑ^{W WᵀnV} + σ² E[∂Z^{WᵀnV}/∂Ẑ^{WᵀnV}] nV = Ẑ^{W WᵀnV} + nV; the moment
+      (x¹_0·x¹_T)/n → E[U (U + η Ẑ^{WᵀnV})] = 1. So ΔZ^{h²} = η Ẑ^{W WᵀnV} + 2η nV, whose
+      terms are independent (Ẑ^{W·} family vs initial vector) with variances η² E[(Ẑ^{WᵀnV})²]
+      = η² and 4η²: change 5η², joint Gram [[1, 1], [1, 1 + 5η²]] (E[Z^{h²_0} ΔZ^{h²}] =
+      η E[U Ẑ^{WᵀnV}] = 0 since Cov(Ẑ^{WU}, Ẑ^{W WᵀnV}) = E[U Z^{WᵀnV}] = 0)."""
+    eta = R(1, 3)
+    d = feature_limit("mup", 2, "x", [1], [1], eta, [[1]])
+    assert d.layers[1].change == [eta**2]
+    assert d.layers[2].change == [5 * eta**2]
+    assert d.layers[2].joint == sp.Matrix([[1, 1], [1, 1 + 5 * eta**2]])
+    assert d.outputs["f_0"] == 0
+
+
 def test_mup_init_grams_agree_with_the_same_hand_values():
     """μP's initial features are the same Gaussian process (only the updates differ)."""
     d = feature_limit("mup", 2, "x^2", [[1, 0], [0, 1]], [1, -1], R(1, 2), PROBES)
@@ -175,7 +220,7 @@ def test_mup_feature_change_matches_finite_width():
 
 def test_ntp_feature_change_vanishes_with_width():
     """NTP: Δh = Θ(n^{-1/2}), so the squared change ratio is Θ(1/n): ×8 width should divide it
-    by ≈ 8 (accept 4–16 for seed noise over 8 seeds; measured 10.4). μP's, at the same widths
+    by ≈ 8 (accept 4–16 for seed noise over 8 seeds; measured 11.0). μP's, at the same widths
     and seeds, converges to its nonzero limit instead (measured ratio 0.96)."""
     xs, ys = [[1, 0], [0, 1]], [1, -1]
 
@@ -194,3 +239,107 @@ def test_ip_with_x2_learns_nothing():
     assert not d.feature_learning
     assert d.layers[2].final == sp.zeros(3, 3)
     assert d.layers[1].change == [0, 0, 0]
+
+
+def _finite_grams(preset, width, seeds):
+    """Per layer, arrays over seeds of the empirical final Gram (1/n) H_Tᵀ H_T and of the
+    paired change K_T − K_0 (same network)."""
+    fin, dif = {1: [], 2: []}, {1: [], 2: []}
+    for s in seeds:
+        r = train_mlp(2, "x/2 + x^2/4", [[1, 0], [0, 1]], [1, -1], F(1, 2), width=width, seed=s,
+                      parametrization=preset, probe_inputs=PROBES)  # fmt: skip
+        for layer in fin:
+            H0, HT = r.features["h", layer, "init"], r.features["h", layer, "final"]
+            fin[layer].append(HT.T @ HT / width)
+            dif[layer].append((HT.T @ HT - H0.T @ H0) / width)
+    return {l: np.array(v) for l, v in fin.items()}, {l: np.array(v) for l, v in dif.items()}
+
+
+def _within(samples, target, scale, width):
+    """|mean − target| < 5 se + scale/√n, entrywise (the tolerance of the Gram tests)."""
+    se = samples.std(axis=0, ddof=1) / np.sqrt(len(samples))
+    tol = 5 * se + scale / np.sqrt(width)
+    return np.abs(samples.mean(axis=0) - target) < tol, tol
+
+
+def _exact(M) -> np.ndarray:
+    return np.array(M.evalf(30), dtype=float)
+
+
+@pytest.mark.parametrize("width", [256, 2048])
+def test_gram_entries_match_finite_width(width):
+    """The exact limit Grams against real networks (train_mlp), default `features` setting,
+    16 seeds per width. Per seed a Gram entry (1/n) Σ_α h_α(ξ_i) h_α(ξ_j) is an average over n
+    coordinates: it fluctuates by O(n^{-1/2}) around a mean that is within O(1/n) of the limit
+    (the O(n^{-1/2}) term of the master theorem is a centred fluctuation). The test allows
+    5 standard errors of the 16-seed mean (measured, so it scales as n^{-1/2}/4) plus a bias
+    allowance scale/√n, deliberately looser than O(1/n) because the 1/n constant is unknown;
+    scale = max|limit entry| of the quantity compared.
+
+    * μP, final Gram K_T: the exact derived value.
+    * μP, paired change K_T − K_0 (same network, so the init noise cancels: se ≤ 0.015 at
+      n = 2048 against entries up to 0.19). This is the check that can fail: the
+      kernel-regime answer K_T − K_0 = 0 is rejected at n = 2048 (asserted below).
+    * NTP: K_T against its kernel-regime limit K_T = K_0 (the initial Gram), and K_T − K_0
+      against 0.
+
+    Measured, largest |deviation| / tolerance over all entries: 0.36 at n = 256, 0.58 at
+    2048; μP K_T − K_0 within 1.9 se (256) and 1.0 se (2048), NTP K_T − K_0 ≤ 0.0071 and
+    ≤ 0.0008 in absolute value. One outlier is worth knowing: seeds 0–15 at n = 2048 draw W¹
+    columns whose mean overlap (1/n)u₁·u₂ is 0.0257, 4.7 true standard errors (1/(4√n)) from
+    0 (plain numpy, checked without the trainer), so the h¹ off-diagonal K_T entries of μP and
+    NTP sit 5.8 and 6.8 *measured* se off; the allowance (0.043) absorbs it, and the paired
+    K_T − K_0 cancels it."""
+    mup = feature_limit("mup", 2, "x/2 + x^2/4", [[1, 0], [0, 1]], [1, -1], R(1, 2), PROBES)
+    ntp = feature_limit("ntp", 2, "x/2 + x^2/4", [[1, 0], [0, 1]], [1, -1], R(1, 2), PROBES)
+    fin, dif = _finite_grams("mup", width, range(16))
+    nfin, ndif = _finite_grams("ntp", width, range(16))
+    for layer in (1, 2):
+        K_T = _exact(mup.layers[layer].final)
+        dK = _exact(mup.layers[layer].final - mup.layers[layer].init)
+        ok, _ = _within(fin[layer], K_T, np.abs(K_T).max(), width)
+        assert ok.all(), (layer, fin[layer].mean(axis=0), K_T)
+        ok, tol = _within(dif[layer], dK, np.abs(dK).max(), width)
+        assert ok.all(), (layer, dif[layer].mean(axis=0), dK)
+        if width == 2048:  # the kernel-regime value 0 would be rejected
+            assert not (np.abs(dif[layer].mean(axis=0)) < tol).all(), layer
+
+        K0 = _exact(ntp.layers[layer].final)  # = the initial Gram (Thm 3.8)
+        assert _within(nfin[layer], K0, np.abs(K0).max(), width)[0].all(), layer
+        assert _within(ndif[layer], 0 * K0, np.abs(K0).max(), width)[0].all(), layer
+
+
+def test_ip_collapse_at_finite_width():
+    """The limit (as printed by `tensorprog features --table`, same setting) has a singular
+    final h² Gram: λ_min = 0 exactly. At width n, h²_T = W²_0 x¹_T + ΔW² x¹_T where W²_0 has
+    N(0, n⁻²) entries (001 Table 2), so its term is O(n^{-1/2}) per coordinate, while ΔW² x¹_T
+    lies in the span of the two backward vectors: the normalized Gram (1/n)HᵀH / tr is a
+    rank-2 Θ(1) matrix plus Θ(1/n), and its λ_min should fall like 1/n — ×4 width, ÷4.
+    Accept ÷ > 2.5 (n^{-1/2} would give 2) and n·λ_min/tr in [1, 10] at both widths.
+    Measured (8 seeds): 0.00666 ± 0.0002 at 512, 0.00194 ± 0.00006 at 2048 (÷ 3.4;
+    n·λ_min/tr = 3.4, 4.0). μP's normalized λ_min, by contrast, stays at its positive limit
+    λ_min(K_T)/tr(K_T) = 0.0348: measured 0.0349 ± 0.0009 at 2048 (tolerance 5 se + limit/√n)."""
+
+    def lam(preset, n):
+        out = []
+        for s in range(8):
+            r = train_mlp(2, "x/2 + x^2/4", [[1, 0], [0, 1]], [1, -1], F(1, 2), width=n, seed=s,
+                          parametrization=preset, probe_inputs=PROBES)  # fmt: skip
+            H = r.features["h", 2, "final"]
+            K = H.T @ H / n
+            out.append(np.linalg.eigvalsh(K)[0] / np.trace(K))
+        return np.array(out)
+
+    D = feature_limit("ip", 2, "x/2 + x^2/4", [[1, 0], [0, 1]], [1, -1], R(1, 2), PROBES)
+    assert D.layers[2].eig_final.is_zero and not D.rich
+    ip512, ip2048 = lam("ip", 512), lam("ip", 2048)
+    assert ip512.mean() / ip2048.mean() > 2.5
+    for n, v in ((512, ip512), (2048, ip2048)):
+        assert 1 < n * v.mean() < 10, (n, v.mean())
+
+    M = feature_limit("mup", 2, "x/2 + x^2/4", [[1, 0], [0, 1]], [1, -1], R(1, 2), PROBES)
+    K = M.layers[2].final
+    target = M.layers[2].eig_final.value / float(K.trace())
+    mup = lam("mup", 2048)
+    assert _within(mup, target, target, 2048)[0]
+    assert ip2048.mean() < target / 10  # IP's is far below the rich value

@@ -16,6 +16,7 @@ import json
 import sympy as sp
 
 from ..errors import TensorProgError
+from ..features import exact_text
 from .mlp import parse_examples
 from .regime import add_parametrization_options, parametrization_from_args
 
@@ -61,19 +62,32 @@ def _data(args: argparse.Namespace):
     return inputs, targets, probes
 
 
+def _num_text(v: sp.Expr, digits: int = 4) -> str:
+    """A short decimal for any real sympy number, also past float range and past CPython's
+    4300-digit int→str limit (a huge learning rate gives both)."""
+    if v.is_Integer and abs(v) < 10**12:
+        return str(v)
+    x = float(v)
+    if x != 0 and (abs(x) == float("inf") or abs(x) < 1e-300):
+        return str(v.evalf(digits + 1))  # mpmath floats have no exponent limit
+    return f"{x:.{digits}g}"
+
+
 def _ratio_text(v: sp.Expr) -> str:
     if v is sp.nan:
         return "0/0"
     if v.is_infinite:
         return "∞ (h_0 = 0)"
-    return f"{float(v):.4g}" if not v.is_Integer else str(v)
+    return _num_text(v)
 
 
 def _eig_text(e) -> str:
     if e.is_zero:
         return "0 (exact)"
-    lo = float(e.interval[0])
-    return f"{e.value:.6g}" + (" (> 0 certified)" if lo > 0 else "")
+    lo = e.interval[0]
+    return _num_text((e.interval[0] + e.interval[1]) / 2, 6) + (
+        " (> 0 certified)" if lo > 0 else ""
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -170,10 +184,12 @@ def _print_details(D) -> None:
 
 
 def _short(v: sp.Expr, limit: int = 70) -> str:
-    s = str(v)
-    if len(s) <= limit:
-        return s
     try:
-        return f"{float(v):.6g} (exact: {len(s)} chars)"
-    except (TypeError, ValueError):
-        raise TensorProgError(f"cannot print {type(v).__name__}") from None
+        s = str(v)
+    except ValueError:  # a rational past the 4300-digit int→str limit
+        s = None
+    if s is not None and len(s) <= limit:
+        return s
+    if v.is_Rational:
+        return f"{_num_text(v, 6)} (exact: {len(exact_text(v))} chars)"
+    return f"{_num_text(v, 6)} (exact: algebraic, in --json)"
