@@ -14,7 +14,7 @@ from .errors import (
     TensorProgError,
 )
 from .finite import run_finite, simulate
-from .ir import MatrixRef, Program, sym
+from .ir import MatrixRef, Param, Program, sym
 from .zcalc import Limit, derive_limit
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "Limit",
     "MatrixRef",
     "NonPolynomialError",
+    "Param",
     "ParseError",
     "Program",
     "ProgramError",

@@ -80,6 +80,7 @@ def run_finite(
     (n, n) matrix (entries already ~ N(0, σ²/n)). Sampling order is fixed (initial vectors, then
     matrices in program order), so a seed reproduces a run.
     """
+    program.require_bound("running at finite width")
     if width < 1:
         raise ProgramError(f"width must be positive, got {width}")
     rng = np.random.default_rng(rng)

@@ -127,6 +127,25 @@ class ScalarOp:
     loc: SourceLoc | None = field(default=None, compare=False, repr=False)
 
 
+@dataclass(frozen=True)
+class Param:
+    """A trainable initial vector or matrix of a model description.
+
+    ``role``: "input" (a column of the first layer, multiplied by input scalars), "output" (the
+    n-scaled output vector nV, f = mean(nV * x)), "bias", "hidden" (an n x n matrix) or "vector"
+    (any other trainable vector). ``lr``: the parameter's learning-rate multiplier (the update is
+    ``-lr * global_lr * gradient``); the initialization multiplier is the node's variance.
+    With all multipliers 1 the training program is μP (TP4, Yang & Hu, arXiv:2011.14522, Def. 5.1).
+    """
+
+    name: str
+    role: str
+    lr: sp.Expr = sp.Integer(1)
+
+
+PARAM_ROLES = ("input", "output", "bias", "hidden", "vector")
+
+
 Node = Union[InitScalar, InitVector, InitMatrix, MatMul, Nonlin, Moment, ScalarOp]  # noqa: UP007
 
 SCALAR_NODES = (InitScalar, Moment, ScalarOp)
@@ -187,6 +206,10 @@ class Program:
         self.graph: nx.DiGraph = nx.DiGraph()
         self._order: list[str] = []
         self.outputs: list[str] = []
+        #: Model description (forward programs to train): trainable parameters by name, and
+        #: per-example input scalars in binding order. Empty for ordinary Tensor Programs.
+        self.params: dict[str, Param] = {}
+        self.inputs: list[str] = []
         # Identity of every node that passed add()'s checks, and the edges it added: validate()
         # skips the per-node re-check when the graph still holds exactly these.
         self._checked: list[int] = []
@@ -221,7 +244,12 @@ class Program:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Program):
             return NotImplemented
-        return self.nodes == other.nodes and self.outputs == other.outputs
+        return (
+            self.nodes == other.nodes
+            and self.outputs == other.outputs
+            and self.params == other.params
+            and self.inputs == other.inputs
+        )
 
     def __repr__(self) -> str:
         return f"Program({self.name!r}, {len(self)} nodes, outputs={self.outputs})"
@@ -349,6 +377,87 @@ class Program:
             return self.nonlin(name, e, loc=loc)
         return self.scalar_op(name, e, loc=loc)
 
+    # ----------------------------------------------------------------- model description
+    def param_vector(
+        self,
+        name: str,
+        var=1,
+        *,
+        role: str = "vector",
+        lr=1,
+        loc: SourceLoc | None = None,
+    ) -> sp.Symbol:
+        """A trainable initial vector (coordinates ~ N(0, var)); see :class:`Param`."""
+        v = self.vector(name, var, loc=loc)
+        self._add_param(name, role, lr, loc)
+        return v
+
+    def param_matrix(
+        self, name: str, var=1, *, lr=1, loc: SourceLoc | None = None
+    ) -> MatrixRef:
+        """A trainable n x n initial matrix (entries ~ N(0, var/n)); see :class:`Param`."""
+        W = self.matrix(name, var, loc=loc)
+        self._add_param(name, "hidden", lr, loc)
+        return W
+
+    def input(self, *names: str, loc: SourceLoc | None = None) -> tuple[sp.Symbol, ...]:
+        """Per-example input scalars, bound in this order when the model is trained.
+
+        They are placeholders: a program with inputs is a model description, and deriving or
+        simulating it needs them bound first (:meth:`bind`)."""
+        out = []
+        for n in names:
+            self.add(InitScalar(n, sp.Integer(0), loc))
+            self.inputs.append(n)
+            out.append(sym(n))
+        return tuple(out)
+
+    def bind(self, values: Sequence[object] | dict[str, object]) -> Program:
+        """A copy with the input scalars replaced by initial scalars of the given values (a
+        sequence in input order, or a dict by name); parameters stay declared."""
+        if not isinstance(values, dict):
+            values = list(values)
+            if len(values) != len(self.inputs):
+                raise ProgramError(
+                    f"{len(values)} input values for {len(self.inputs)} inputs "
+                    f"({', '.join(self.inputs)})"
+                )
+            values = dict(zip(self.inputs, values))
+        unknown = [k for k in values if k not in self.inputs]
+        if unknown:
+            raise ProgramError(f"'{unknown[0]}' is not an input of this model")
+        missing = [k for k in self.inputs if k not in values]
+        if missing:
+            raise ProgramError(f"input '{missing[0]}' has no value")
+        p = Program(self.name)
+        for node in self.nodes:
+            if node.name in values:
+                node = InitScalar(node.name, _number(values[node.name], node.name, node.loc),
+                                  node.loc)
+            p.add(node)
+        p.outputs = list(self.outputs)
+        p.params = dict(self.params)
+        return p
+
+    def require_bound(self, what: str = "deriving a limit") -> None:
+        """Raise ProgramError if the program still has unbound input scalars."""
+        if self.inputs:
+            raise ProgramError(
+                f"{what} needs values for the inputs {', '.join(self.inputs)}",
+                loc=self.node(self.inputs[0]).loc,
+                hint="bind them with Program.bind([...]), or train the model with "
+                "tensorprog.train_program",
+            )
+
+    def _add_param(self, name: str, role: str, lr, loc: SourceLoc | None) -> None:
+        if role not in PARAM_ROLES:
+            raise ProgramError(
+                f"unknown parameter role '{role}' for '{name}'",
+                loc=loc,
+                hint="roles: " + ", ".join(PARAM_ROLES),
+            )
+        self.params[name] = Param(name, role, _number(lr, name, loc))
+
     def output(self, *names: str | sp.Symbol, loc: SourceLoc | None = None) -> None:
         """Mark scalars (or vectors, whose Z is then reported) as outputs."""
         for n in names:
@@ -388,6 +497,8 @@ class Program:
         for node in self.nodes:
             p.add(node)
         p.outputs = list(self.outputs)
+        p.params = dict(self.params)
+        p.inputs = list(self.inputs)
         return p
 
     # ----------------------------------------------------------------- checks

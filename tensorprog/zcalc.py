@@ -769,6 +769,7 @@ def _validate(program: Program) -> None:
     """program.validate(), skipped when this very program (same node objects, edges and
     outputs) was validated before: re-validating a 80k-node program costs seconds, and every
     node is already validated when it is added."""
+    program.require_bound()
     nodes = program.nodes
     fingerprint = (tuple(map(id, nodes)), program.graph.number_of_edges(), tuple(program.outputs))
     if getattr(program, "_tp_validated", None) == fingerprint:

@@ -70,6 +70,7 @@ def derive_numeric(
     ``(1, 1, "")`` when done.
     """
     opts = _read_options(options)
+    program.require_bound()
     program.validate()
     start = time.perf_counter()
     plan = make_plan(program)
