@@ -419,12 +419,12 @@ def _derived(name, p, spec, probe_inputs, kind, method, notes, derive_options):
                 G[i, j] = G[j, i] = lim[f"gram_{kind}{l}_{i}_{j}"]
         layers[l] = _layer(l, kind, G)
     return FeatureDiagnostics(
-        name, p, L, kind, [tuple(x) for x in build_probes(spec, probe_inputs)], layers, method,
+        name, p, L, kind, [tuple(x) for x in build_probes(probe_inputs)], layers, method,
         list(notes), dict(lim.outputs),
     )  # fmt: skip
 
 
-def build_probes(spec, probe_inputs) -> list[tuple[sp.Expr, ...]]:
+def build_probes(probe_inputs) -> list[tuple[sp.Expr, ...]]:
     """The probe inputs as exact tuples (validated like the builder's inputs)."""
     from .builders.mlp import _example
 
@@ -435,7 +435,7 @@ def _kernel_regime(name, p, k, spec, probe_inputs, kind):
     from .kernels import mlp_kernels
     from .regimes import padded_inputs
 
-    probes = build_probes(spec, probe_inputs)
+    probes = build_probes(probe_inputs)
     L = spec.depth
     kern = mlp_kernels(padded_inputs(probes), L, spec.activation)
     lim = kern.limit

@@ -25,7 +25,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import sympy as sp
@@ -33,9 +33,7 @@ import sympy as sp
 from .errors import TensorProgError
 from .expr import Algebra, fold
 from .functions import FUNCTIONS
-
-if TYPE_CHECKING:
-    pass
+from .lang import parse_expression
 
 # abc exponents per parametrization, as functions of the depth L: lists a, b of length L+1
 # and the scalar c (TP4 §3.1, Definition 5.1).
@@ -114,13 +112,6 @@ def _activation(activation) -> tuple[Callable, Callable]:
     if isinstance(activation, tuple) and len(activation) == 2 and all(map(callable, activation)):
         return activation
     if isinstance(activation, str):
-        try:
-            from .lang import parse_expression
-        except ImportError:
-            raise TensorProgError(
-                "reading an activation from text needs tensorprog.lang, which is not available",
-                hint="pass a sympy expression in x or a pair of numpy callables (φ, φ')",
-            ) from None
         activation = parse_expression(activation)
     if not isinstance(activation, sp.Expr):
         raise TensorProgError(

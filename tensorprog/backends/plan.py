@@ -81,8 +81,8 @@ class DegreePlan:
     """Degree bounds of a program's polynomials (see the module docstring).
 
     ``total[name]``: total degree bound of Z^name; ``max_total``: of every polynomial formed
-    (Moment integrands and covariance integrands included), with ``max_node`` the node where it
-    is reached and ``node_degree`` the largest degree formed at each node, in program order;
+    (Moment integrands and covariance integrands included); ``node_degree``: the largest degree
+    formed at each node, in program order;
     ``var_bound[k]``: degree bound in innovation k over every polynomial formed (None
     when there are more than MAX_TRACKED_VARS atoms); ``linear``: every Z is affine in the atoms;
     ``polynomial``: every Nonlin/Moment is polynomial in the vectors.
@@ -91,15 +91,10 @@ class DegreePlan:
     n_atoms: int
     total: dict[str, int] = field(default_factory=dict)
     max_total: int = 0
-    max_node: str = ""
     var_bound: tuple[int, ...] | None = None
     linear: bool = True
     polynomial: bool = True
     node_degree: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def max_vector_degree(self) -> int:
-        return max(self.total.values(), default=0)
 
 
 def degree_plan(program: Program) -> DegreePlan:
@@ -119,7 +114,7 @@ def degree_plan(program: Program) -> DegreePlan:
         if t > plan.node_degree.get(name, -1):
             plan.node_degree[name] = t
         if t > plan.max_total:
-            plan.max_total, plan.max_node = t, name
+            plan.max_total = t
         if v is not None:
             for k, e in enumerate(v):
                 if e > bound[k]:
