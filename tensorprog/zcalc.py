@@ -34,7 +34,7 @@ from sympy.polys.domains import EX, QQ, RR
 from sympy.polys.polyerrors import CoercionFailed
 
 from .backends import make_backend
-from .backends.domains import NotInDomain, number_text
+from .backends.domains import NotInDomain
 from .backends.plan import DegreePlan, degree_plan
 from .budget import Budget, Meter, as_budget
 from .errors import NonPolynomialError, ProgramError, TensorProgError
@@ -53,6 +53,7 @@ from .ir import (
     check_init_covariance,
     sym,
 )
+from .result import LimitResult, exact_text
 
 ZDOT_ROUTES = ("stein", "derivative")
 EXPECTATION_ROUTES = ("innovations", "isserlis")
@@ -647,7 +648,7 @@ def _scalar_digits(v: Any) -> int:
     return int((p.bit_length() + v.q.bit_length()) * 0.30103) + 1
 
 
-class Limit:
+class Limit(LimitResult):
     """The infinite-width limit of a program (TP4 Definition 7.3 / Master Theorem 7.4).
 
     * ``scalars``: every scalar's limit θ̊ (sympy numbers; Rational when exact);
@@ -680,20 +681,14 @@ class Limit:
             self.stats["linear"] = plan.linear
         self._engine = engine
 
-    @property
-    def outputs(self) -> dict[str, sp.Expr]:
-        return {n: self.scalars[n] for n in self.program.outputs if n in self.scalars}
-
-    def __getitem__(self, name: str) -> sp.Expr:
-        return self.scalars[name]
-
     def is_exact(self, name: str) -> bool:
         """True when the scalar's limit is exact (no floating point entered its computation)."""
-        v = self.scalars[name]
+        v = self._known(name)
         return self.mode != "float" and self.domain != "RR" and not v.has(sp.Float)
 
-    def is_rational(self, name: str) -> bool:
-        return bool(self.scalars[name].is_Rational)
+    @property
+    def kind(self) -> str:
+        return "float64" if self.mode == "float" or self.domain == "RR" else self.mode
 
     def Z(self, name: str) -> sp.Expr:
         """Z^name in terms of the atom symbols (Z^{h} for initial vectors, Ẑ^{W̄y} otherwise)."""
@@ -741,12 +736,8 @@ class Limit:
         """A JSON-ready summary: every scalar as exact text, float and exactness flag."""
 
         def entry(name: str) -> dict[str, Any]:
-            v = self.scalars[name]
-            try:
-                f = float(v)
-            except (TypeError, ValueError, OverflowError):
-                f = None
-            return {"value": number_text(v), "float": f, "exact": self.is_exact(name)}
+            return {"value": exact_text(self.scalars[name]), "float": self.as_float(name),
+                    "exact": self.is_exact(name)}
 
         return {
             "program": self.program.name,
@@ -759,10 +750,6 @@ class Limit:
             "outputs": {n: entry(n) for n in self.outputs},
             "scalars": {n: entry(n) for n in self.scalars},
         }
-
-    def __repr__(self) -> str:
-        body = ", ".join(f"{k}={number_text(v)}" for k, v in self.outputs.items())
-        return f"Limit({body})"
 
 
 def _validate(program: Program) -> None:
@@ -789,7 +776,7 @@ def derive_limit(
     budget: Budget | dict[str, Any] | None = None,
     float_tol: float | None = None,
     **options: Any,
-) -> Limit:
+) -> LimitResult:
     """The infinite-width limit of every scalar (and the Z of every vector) of ``program``.
 
     mode: "exact" (polynomial nonlinearities; rational inputs give rational limits),

@@ -1,5 +1,5 @@
-"""Shared formatting for the `derive`, `simulate` and `check` commands: aligned tables, exact
-numbers as text (no CPython 4300-digit limit), floats, LaTeX."""
+"""Shared output of the subcommands: aligned tables, exact numbers as text (no CPython
+4300-digit limit), floats correct at any magnitude, LaTeX, and the one strict-JSON writer."""
 
 from __future__ import annotations
 
@@ -10,18 +10,20 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-import gmpy2
+import numpy as np
 import sympy as sp
 
 from ..errors import TensorProgError
 from ..ir import Program
-from ..lang import expr_to_tp, load
-
-GREEK = {
-    "alpha", "beta", "gamma", "delta", "epsilon", "zeta", "eta", "theta", "iota", "kappa",
-    "lambda", "mu", "nu", "xi", "pi", "rho", "sigma", "tau", "upsilon", "phi", "chi", "psi",
-    "omega", "Gamma", "Delta", "Theta", "Lambda", "Xi", "Pi", "Sigma", "Phi", "Psi", "Omega",
-}  # fmt: skip
+from ..lang import load
+from ..result import (  # noqa: F401 - re-exported for the subcommands
+    abbreviate,
+    approx_text,
+    exact_text,
+    latex_name,
+    latex_value,
+    to_float,
+)
 
 
 def load_program(path: str) -> Program:
@@ -50,84 +52,52 @@ def _looks_numeric(s: str) -> bool:
     return bool(re.fullmatch(r"[-+]?[0-9./e+\- ±]+|nan|n/a", str(s)))
 
 
-def exact_text(v: sp.Expr) -> str:
-    """``p/q`` for rationals, `.tp` syntax for other expressions (sympy's text for anything
-    outside the language, e.g. pi in a numeric result)."""
-    try:
-        return expr_to_tp(v)
-    except TensorProgError:
-        try:
-            return str(v)
-        except ValueError:  # CPython's int->str digit limit
-            return f"<{type(v).__name__} too large to print>"
-
-
-def abbreviate(text: str, limit: int) -> str:
-    """Shorten very long exact values for tables (the full value is in --json / --full)."""
-    if limit <= 0 or len(text) <= limit:
-        return text
-    keep = max(limit // 2 - 8, 4)
-    return f"{text[:keep]}...{text[-keep:]} ({len(text)} chars)"
-
-
-def to_float(v: sp.Expr) -> float | None:
-    """A float approximation, or None if it does not fit in a double / is not a number."""
-    try:
-        if isinstance(v, sp.Rational):
-            f = float(gmpy2.mpq(int(v.p), int(v.q)))
-        else:
-            f = float(sp.N(v, 17))
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return f if math.isfinite(f) else None
-
-
 def float_text(v: sp.Expr, digits: int = 10) -> str:
-    f = to_float(v)
-    if f is not None:
-        return f"{f:.{digits}g}"
-    try:
-        return str(sp.N(v, digits))
-    except (TypeError, ValueError):
-        return "n/a"
+    """A ``digits``-significant-digit approximation at any magnitude (correct for tiny exact
+    values such as erf(30) - 1)."""
+    return approx_text(v, digits)
 
 
-def latex_name(name: str) -> str:
-    """f0 -> f_{0}, chi0 -> \\chi_{0}, nV1 -> \\mathrm{nV}_{1}, x_hat -> x_{hat}."""
-    m = re.fullmatch(r"([A-Za-z]+?)_?([0-9]+|_[A-Za-z0-9_]+)?", name)
-    if m is None:
-        base, sub = name, None
-    else:
-        base, sub = m.group(1), m.group(2)
-    if sub is not None and sub.startswith("_"):
-        sub = sub[1:]
-    if base in GREEK:
-        head = "\\" + base
-    elif len(base) == 1:
-        head = base
-    else:
-        head = "\\mathrm{" + base.replace("_", "\\_") + "}"
-    return head if not sub else f"{head}_{{{sub.replace('_', chr(92) + '_')}}}"
+def strict(obj: Any) -> Any:
+    """``obj`` made strict-JSON: NaN/±Infinity become null, and a dict entry that was one gets a
+    sibling ``"<key>_status"`` ("infinite", "-infinite" or "undefined"); numpy and sympy
+    numbers become plain ones."""
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            status = _nonfinite(v)
+            out[k] = None if status else strict(v)
+            if status and f"{k}_status" not in obj:
+                out[f"{k}_status"] = status
+        return out
+    if isinstance(obj, (list, tuple)):
+        return [None if _nonfinite(v) else strict(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return strict(obj.item())
+    if isinstance(obj, np.ndarray):
+        return strict(obj.tolist())
+    if isinstance(obj, sp.Integer):
+        return int(obj)
+    if isinstance(obj, sp.Basic):
+        return exact_text(obj)
+    return obj
 
 
-def latex_value(v: sp.Expr) -> str:
-    """LaTeX of an exact value; rationals as \\frac with digits of any length."""
-    if isinstance(v, sp.Rational):
-        p, q = int(v.p), int(v.q)
-        sign = "-" if p < 0 else ""
-        ps, qs = gmpy2.mpz(abs(p)).digits(), gmpy2.mpz(q).digits()
-        return f"{sign}{ps}" if q == 1 else f"{sign}\\frac{{{ps}}}{{{qs}}}"
-    if isinstance(v, sp.Float):
-        return float_text(v, 15)
-    try:
-        return sp.latex(v)
-    except (TypeError, ValueError):
-        return "\\text{" + exact_text(v) + "}"
+def _nonfinite(v: Any) -> str | None:
+    if isinstance(v, (float, np.floating)) and not math.isfinite(v):
+        return "undefined" if math.isnan(v) else ("infinite" if v > 0 else "-infinite")
+    return None
+
+
+def json_text(obj: Any) -> str:
+    """Strict JSON (RFC 8259: no NaN or Infinity) of ``obj``, indented."""
+    return json.dumps(strict(obj), indent=2, allow_nan=False)
 
 
 def print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    """Print ``obj`` as strict JSON (see :func:`strict`) on stdout; the one JSON writer of the
+    command line."""
+    sys.stdout.write(json_text(obj) + "\n")
 
 
 def check_positive(value: int, option: str) -> None:

@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from ..errors import ParametrizationError
@@ -21,6 +20,7 @@ from ..parametrization import (
     preset,
     preset_names,
 )
+from ._output import print_json
 
 TABLE1 = ("sp_lr_1/n", "ntp", "mfp", "mup")  # the columns of TP4 Table 1
 
@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     """Classify and print; returns the exit code."""
     ks = [classify(q) for q in _parametrizations(args)]
     if args.json:
-        print(json.dumps({"classifications": [k.to_dict() for k in ks]}, indent=2))
+        print_json({"classifications": [k.to_dict() for k in ks]})
     else:
         print(format_table(ks, ascii_only=args.ascii or not _can_print_unicode()))
     return 0

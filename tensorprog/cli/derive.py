@@ -14,7 +14,8 @@ from typing import Any
 
 from ..errors import TensorProgError
 from ..ir import Program
-from ..zcalc import BACKENDS, EXPECTATION_ROUTES, ZDOT_ROUTES, Limit, derive_limit
+from ..result import LimitResult
+from ..zcalc import BACKENDS, EXPECTATION_ROUTES, ZDOT_ROUTES, derive_limit
 from ._budget import add_budget_options, budget_from_args
 from ._output import (
     abbreviate,
@@ -81,7 +82,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _names(program: Program, limit: Limit, all_scalars: bool) -> tuple[list[str], list[str]]:
+def _names(program: Program, limit: LimitResult,
+           all_scalars: bool) -> tuple[list[str], list[str]]:
     """(scalars, vectors) to report: the outputs, or every scalar with --all / no outputs."""
     if all_scalars or not program.outputs:
         return list(limit.scalars), [n for n in program.outputs if program.kind(n) == "vector"]
@@ -90,7 +92,7 @@ def _names(program: Program, limit: Limit, all_scalars: bool) -> tuple[list[str]
     return scalars, vectors
 
 
-def derive(args: argparse.Namespace) -> tuple[Program, Limit]:
+def derive(args: argparse.Namespace) -> tuple[Program, LimitResult]:
     program = load_program(args.file)
     bar = progress_from_args(args)
     try:
@@ -123,15 +125,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.latex:
         print(_latex(limit, scalars))
     else:
-        rows = [
-            [
-                name,
-                abbreviate(exact_text(limit.scalars[name]), 0 if args.full else 70),
-                float_text(limit.scalars[name]),
-                _kind(limit, name),
-            ]
-            for name in scalars
-        ]
+        rows = [_row(limit, name, args.full) for name in scalars]
         print(f"{program.name}: infinite-width limit ({limit.mode}, zdot={args.zdot})")
         if not program.outputs:
             print("(the program has no output line: showing every scalar)")
@@ -144,32 +138,31 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _error(limit: Limit, name: str) -> float | None:
-    """The numeric mode's error estimate (tensorprog.numeric.NumericLimit.errors), if any."""
-    errors = getattr(limit, "errors", None)
-    return None if errors is None else errors.get(name)
-
-
-def _kind(limit: Limit, name: str) -> str:
+def _row(limit: LimitResult, name: str, full: bool) -> list[str]:
+    """name, value (exact text, or rounded to its error bar), a decimal approximation, kind."""
+    if limit.status(name) != "ok":
+        return [name, limit.text(name), "n/a", limit.kind]
     if limit.is_exact(name):
-        return "exact"
-    if getattr(limit, "mode", None) == "float":
-        return "float64"  # exact algebra, float64 coefficients: rounding error only
-    err = _error(limit, name)
-    return "numeric" if err is None else f"numeric ± {err:.1g}"
+        return [name, abbreviate(limit.text(name), 0 if full else 70), limit.text(name, 10),
+                "exact"]
+    err = limit.error(name)
+    kind = "float64" if err is None else f"numeric ± {err:.1g}"
+    return [name, limit.text(name), float_text(limit.scalars[name]), kind]
 
 
-def _z_text(limit: Limit, name: str) -> str | None:
-    if not hasattr(limit, "errors"):
+def _z_text(limit: LimitResult, name: str) -> str | None:
+    if limit.mode != "numeric":
         return exact_text(limit.Z(name))
     return None  # numeric limits hold Z only as particle values
 
 
-def _entry(limit: Limit, name: str) -> dict[str, Any]:
+def _entry(limit: LimitResult, name: str) -> dict[str, Any]:
     v = limit.scalars[name]
     out = {"value": exact_text(v), "float": to_float(v), "exact": limit.is_exact(name)}
-    if _error(limit, name) is not None:
-        out["error"] = _error(limit, name)
+    if limit.mode == "numeric":
+        out["error"] = limit.error(name)
+    if limit.status(name) != "ok":
+        out["status"] = limit.status(name)
     return out
 
 
@@ -187,7 +180,7 @@ def _json(program, limit, scalars, vectors, args, seconds) -> dict[str, Any]:
     }
 
 
-def _latex(limit: Limit, scalars: list[str]) -> str:
+def _latex(limit: LimitResult, scalars: list[str]) -> str:
     lines = []
     for name in scalars:
         v = limit.scalars[name]

@@ -11,12 +11,12 @@ SiLU), SGD (batch 1, MSE) on ξ = (1,0) → 1, (0,1) → −1 with η = 1/2, pro
 from __future__ import annotations
 
 import argparse
-import json
 
 import sympy as sp
 
 from ..errors import TensorProgError
 from ..features import exact_text
+from ._output import print_json
 from .mlp import parse_examples
 from .regime import add_parametrization_options, parametrization_from_args
 
@@ -119,7 +119,7 @@ def _run(args: argparse.Namespace) -> int:
         diags = [feature_limit(par, par.depth, args.activation, inputs, targets, args.lr,
                                probes, **common)]  # fmt: skip
     if args.json:
-        print(json.dumps({"diagnostics": [D.to_dict() for D in diags]}, indent=2))
+        print_json({"diagnostics": [D.to_dict() for D in diags]})
         return 0
     if args.table:
         _print_table(diags, args, depth)

@@ -16,7 +16,6 @@ counts keep the whole run to a few minutes (see docs/mlp.md for measured times).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from ..builders.mlp import mlp_program, read_number
 from ..errors import TensorProgError
 from ..training import train_mlp
 from ..zcalc import derive_limit
+from ._output import json_text
 
 
 @dataclass(frozen=True)
@@ -246,7 +246,7 @@ def run(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "panels": results,
     }
-    (out_dir / "figure4.json").write_text(json.dumps(summary, indent=2))
+    (out_dir / "figure4.json").write_text(json_text(summary))
     print(f"{'panel':<32}{'steps':>6}{'limit s':>9}" + "".join(
         f"{'max|Δ| @' + str(w):>16}{'max z':>8}" for w in widths
     ))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import json
 from fractions import Fraction
 
 import sympy as sp
 
 from ..errors import TensorProgError
+from ._output import exact_text, print_json
 
 
 def parse_rational(text: str) -> sp.Rational:
@@ -50,12 +50,12 @@ def run(args: argparse.Namespace) -> int:
     xs = parse_inputs(args.inputs)
     k = mlp_kernels(xs, args.depth, args.activation, weight_var=parse_rational(args.weight_var))
     if args.json:
-        print(json.dumps({
-            "inputs": [[str(v) for v in r] for r in xs],
-            "nngp": [[str(v) for v in k.nngp.row(i)] for i in range(k.nngp.rows)],
-            "ntk": [[str(v) for v in k.ntk.row(i)] for i in range(k.ntk.rows)],
+        print_json({
+            "inputs": [[exact_text(v) for v in r] for r in xs],
+            "nngp": [[exact_text(v) for v in k.nngp.row(i)] for i in range(k.nngp.rows)],
+            "ntk": [[exact_text(v) for v in k.ntk.row(i)] for i in range(k.ntk.rows)],
             "exact": True,
-        }, indent=2))
+        })
     elif args.latex:
         print(r"K_{\mathrm{NNGP}} = " + sp.latex(k.nngp))
         print(r"\Theta_{\mathrm{NTK}} = " + sp.latex(k.ntk))

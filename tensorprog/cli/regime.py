@@ -14,7 +14,6 @@ seed and runs kernel GD from that seed's own f_0 (docs/regimes.md).
 from __future__ import annotations
 
 import argparse
-import json
 import math
 
 import numpy as np
@@ -23,6 +22,7 @@ import sympy as sp
 from ..builders.mlp import BATCH_REDUCTIONS, LOSSES
 from ..errors import ParametrizationError, TensorProgError
 from ..parametrization import preset, preset_names
+from ._output import print_json
 from .classify import _custom
 from .mlp import parse_examples
 
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
                 "discrepancy_per_seed": dsc.tolist(),
                 "mean_discrepancy": float(dsc.mean()),
             }
-        print(json.dumps(out, indent=2))
+        print_json(out)
         return 0
     k = R.classification
     L = R.parametrization.depth

@@ -7,11 +7,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from ..errors import ProgramError, TensorProgError
+from ..errors import TensorProgError
 from ..ir import Program
+from ..result import LimitResult
 
 
-class NumericLimit:
+class NumericLimit(LimitResult):
     """The infinite-width limit of a program's scalars, computed numerically.
 
     Mirrors :class:`tensorprog.zcalc.Limit` where it makes sense:
@@ -44,25 +45,19 @@ class NumericLimit:
         self.options = dict(options)
         self.seconds = seconds
 
-    @property
-    def outputs(self) -> dict[str, sp.Expr]:
-        return {n: self.scalars[n] for n in self.program.outputs if n in self.scalars}
-
-    def __getitem__(self, name: str) -> sp.Expr:
-        return self.scalars[name]
-
     def error(self, name: str) -> float:
         """The error estimate of scalar ``name``."""
+        self._known(name)
         return self.errors[name]
 
     def is_exact(self, name: str) -> bool:
         """Always False: numeric limits are floating-point estimates (see ``errors``)."""
-        if name not in self.scalars:
-            raise ProgramError(f"'{name}' is not a scalar of this program")
+        self._known(name)
         return False
 
-    def is_rational(self, name: str) -> bool:
-        return False
+    @property
+    def kind(self) -> str:
+        return f"numeric ({self.method})"
 
     def Z(self, name: str) -> sp.Expr:  # noqa: N802 - mirrors Limit.Z
         """Not available: numeric mode holds each Z only as values on particles."""
@@ -91,8 +86,3 @@ class NumericLimit:
             "outputs": {n: entry(n) for n in self.outputs},
             "scalars": {n: entry(n) for n in self.scalars},
         }
-
-    def __repr__(self) -> str:
-        body = ", ".join(f"{k}={float(v):.6g}±{self.errors[k]:.2g}" for k, v in
-                         self.outputs.items())
-        return f"NumericLimit({self.method}: {body})"
