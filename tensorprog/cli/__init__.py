@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 
-from ..errors import TensorProgError
+from ..errors import NonPolynomialError, TensorProgError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -29,20 +30,39 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: returns the process exit code (0 ok, 1 user error, 2 usage error)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
+    """Entry point: returns the process exit code (0 ok, 1 user error, 2 usage error,
+    130 interrupted by Ctrl-C, 141 output pipe closed early, as with ``| head``)."""
     try:
-        return int(args.func(args) or 0)
-    except TensorProgError as e:
-        print(e.format(), file=sys.stderr)
-        return 1
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
+        try:
+            return int(args.func(args) or 0)
+        except NonPolynomialError as e:
+            if getattr(args, "mode", None) == "exact":
+                e.hint = "run with --mode numeric (numeric expectations with error bars) or " \
+                    "--mode auto (exact where possible)"
+            print(e.format(), file=sys.stderr)
+            return 1
+        except TensorProgError as e:
+            print(e.format(), file=sys.stderr)
+            return 1
+        finally:
+            sys.stdout.flush()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``tensorprog ... | head``): stop quietly, as Unix tools do.
+        # Point stdout at /dev/null so the interpreter's final flush cannot fail again.
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):  # pragma: no cover - stdout without a descriptor
+            pass
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
