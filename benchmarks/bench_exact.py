@@ -1,4 +1,4 @@
-"""Benchmark of the limit engine on μP SGD programs (issue 7): fast exact, float and linear
+"""Benchmark of the limit engine on μP SGD programs: fast exact, float and linear
 paths against the plain sympy-ring route, each case in a fresh process.
 
     python benchmarks/bench_exact.py                  # the full table (~25 minutes)

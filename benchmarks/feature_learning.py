@@ -1,5 +1,5 @@
-"""Feature learning at finite width against the infinite-width limit (issue 5, shared/papers/001
-Fig. 1, Table 1): per parametrization and width, the feature change ‖h_T − h_0‖²/‖h_0‖² of each
+"""Feature learning at finite width against the infinite-width limit (Chen et al.,
+arXiv:2503.09565, Fig. 1, Table 1): per parametrization and width, the feature change ‖h_T − h_0‖²/‖h_0‖² of each
 hidden layer and λ_min of the final feature Gram (1/n) H_Tᵀ H_T over the probes, mean ± standard
 error over seeds, next to the exact limit from tensorprog.features.feature_limit.
 

@@ -1,4 +1,4 @@
-"""Hand-written μP SGD programs for the benchmarks (design.md §3; TP4 §6, 001 App. B).
+"""Hand-written μP SGD programs for the benchmarks (TP4 §6; Chen et al. App. B; docs/references.md).
 
 Written with the Program API directly (independent of tensorprog.builders) so that the benchmark
 measures the engine on a fixed, reviewable program. Batch 1, MSE loss (χ = f − y), all μP

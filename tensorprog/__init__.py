@@ -10,7 +10,7 @@ Paper references: docs/references.md.
 """
 
 from .budget import Budget
-from .builders import MLPSpec, mlp_program, mlp_spec  # noqa: E402,I001 - after the engine
+from .builders import MLPSpec, mlp_program, mlp_spec
 from .errors import (
     BudgetExceeded,
     NonPolynomialError,

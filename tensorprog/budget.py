@@ -1,6 +1,6 @@
 """Resource budgets for limit derivations: stop cleanly instead of swapping or hanging.
 
-Exact limits grow fast (issue 7: the digits of the depth-1 μP network grow ~5× per SGD step, and
+Exact limits grow fast (the digits of the depth-1 μP network grow ~5× per SGD step, and
 f₈ of it would hold ~10 GB of coefficients), so every derivation runs under a :class:`Budget`:
 
 * ``max_terms``   -- terms of any one polynomial (a Z, a Moment integrand, a product);

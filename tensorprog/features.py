@@ -1,18 +1,20 @@
-"""Feature-learning diagnostics in the infinite-width limit (shared/papers/001 §1, Table 1,
-Figs. 1–2, Theorem 4.5; TP4 Definition 3.5, Theorems 3.6 and 3.8).
+"""Feature-learning diagnostics in the infinite-width limit (Chen et al., arXiv:2503.09565, §1,
+Table 1, Figs. 1–2, Theorem 4.5; TP4 Definition 3.5, Theorems 3.6 and 3.8).
 
 For a trained limit and probe inputs ξ_1..ξ_k, per hidden layer l (features z = h^l or x^l):
 
-* feature change    E[(Z^{z_T(ξ)} − Z^{z_0(ξ)})²] / E[(Z^{z_0(ξ)})²]   (001 Fig. 1 left, squared);
+* feature change    E[(Z^{z_T(ξ)} − Z^{z_0(ξ)})²] / E[(Z^{z_0(ξ)})²]
+  (Chen et al. Fig. 1 left, squared);
 * feature Gram      K_ij = E[Z^{z(ξ_i)} Z^{z(ξ_j)}] at initialization and after training, and its
-  minimum eigenvalue (001 Fig. 1 right; > 0 iff the Z's are linearly independent, Thm 4.5);
-* joint Gram        over the 2k features (z_0(ξ_1..k), z_T(ξ_1..k)) (001 Fig. 2).
+  minimum eigenvalue (Chen et al. Fig. 1 right; > 0 iff the Z's are linearly independent,
+  Thm 4.5);
+* joint Gram        over the 2k features (z_0(ξ_1..k), z_T(ξ_1..k)) (Chen et al. Fig. 2).
 
 How each parametrization's limit is obtained (docs/regimes.md has the reasoning):
 
 * μP: the MLP program of :mod:`tensorprog.builders.mlp` with probe forward passes, derived
   exactly by :func:`tensorprog.zcalc.derive_limit` (polynomial φ).
-* IP (001 Table 2; L ≥ 2): μP except Var W^l = n^{-2} for hidden l, i.e. μP with hidden init
+* IP (Chen et al. Table 2; L ≥ 2): μP except Var W^l = n^{-2} for hidden l, i.e. μP with hidden init
   multiplier n^{-1/2} → 0. In the program W^l_0 x enters linearly (TP4 Eq. (24)), scaled by that
   multiplier, so the limit is the μP program with hidden init variance 0 — computed exactly.
 * kernel regime (NTP, SP with LR 1/n): Δz^l = Θ(n^{-min_{m≤l} r_m}) → 0 (Theorems 3.6, 3.8; the
@@ -43,7 +45,7 @@ __all__ = [
     "min_eigenvalue",
 ]
 
-#: shared/papers/001 Table 1, as printed (quoted, for comparison only).
+#: Chen et al. (arXiv:2503.09565) Table 1, as printed (quoted, for comparison only).
 TABLE1_PAPER = {
     "sp_lr_1/n": ("Standard (SP)", "✗", "Rich"),
     "ntp": ("Neural Tangent (NTP)", "✗", "Rich"),
@@ -353,7 +355,7 @@ def feature_limit(
 
     ``parametrization``: μP, IP, or any stable nontrivial kernel-regime parametrization
     (preset name or ABCParametrization; equivalence by TP4 Eq. (5) is recognized). ``kind``:
-    ``"h"`` (preactivations, as 001) or ``"x"`` (activations, as TP4 Def. 3.5). Exact for
+    ``"h"`` (preactivations, as Chen et al.) or ``"x"`` (activations, as TP4 Def. 3.5). Exact for
     polynomial activations and rational numbers.
     """
     if kind not in ("h", "x"):

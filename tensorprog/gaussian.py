@@ -1,4 +1,4 @@
-"""Gaussian families and exact Gaussian moments (design.md §2).
+"""Gaussian families and exact Gaussian moments (docs/engine.md).
 
 A *family* is a set of jointly Gaussian atoms (the initial vectors, or the Ẑ^{W̄y} of one
 matrix-with-orientation W̄, TP4 Def. 7.3 ZHat); different families are independent. Each family is

@@ -40,7 +40,7 @@ def exact_text(v: Any) -> str:
         from .lang import expr_to_tp
 
         return expr_to_tp(v)
-    except Exception:  # noqa: BLE001 - outside the language: sympy's own text
+    except Exception:  # outside the language: sympy's own text
         pass
     try:
         return str(v)

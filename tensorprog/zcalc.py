@@ -1,6 +1,6 @@
 """The limit interpreter: the Z-calculus of TP4 Definition 7.3, applied node by node.
 
-Rules (TP4 §7, Definition 7.3; design.md §1):
+Rules (TP4 (Yang & Hu, arXiv:2011.14522) §7, Definition 7.3; docs/references.md):
 
 * ZInit    -- initial vectors are atoms of the "init" Gaussian family (Setup 7.2).
 * ZNonlin  -- Z^{φ(x..;θ..)} = φ(Z^x..; θ̊..).

@@ -1,7 +1,7 @@
 """What every polynomial backend provides, and shared helpers.
 
 A backend holds the Z's of a program as polynomials in generators u_0 … u_{n-1}: the independent
-LDLᵀ innovations u_k ~ N(0, d_k) (expectation route "innovations", design.md §2) or the atoms
+LDLᵀ innovations u_k ~ N(0, d_k) (expectation route "innovations", docs/engine.md) or the atoms
 themselves (route "isserlis"). The engine (tensorprog.zcalc) only uses this interface:
 
 * ``K``                       scalar domain (sympy domain or an adapter from .domains)

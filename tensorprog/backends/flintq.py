@@ -1,6 +1,6 @@
 """The fast exact backend: python-flint integer polynomials with a separate denominator.
 
-Representation (design.md §2, issue 7): a polynomial with rational coefficients is held as
+Representation: a polynomial with rational coefficients is held as
 ``N / d`` with ``N`` an ``fmpz_mpoly`` (sparse, integer coefficients, in the innovations
 u_0 … u_{n-1}) and ``d`` a positive integer. Sums and scalar multiples stay in C; no per-term
 gcd is ever taken (fmpq arithmetic would canonicalise every coefficient), only one content gcd

@@ -1,7 +1,7 @@
 """The linear fast path (``mode="float"``): every Z affine in the atoms.
 
 When the degree plan shows that every vector's Z is affine in the Gaussian atoms (φ = identity,
-linear networks, kernels of linear layers), the limit is Gaussian linear algebra (design.md §2):
+linear networks, kernels of linear layers), the limit is Gaussian linear algebra:
 
 * a Z is a vector ``z`` of innovation coefficients plus a constant ``z[0]``;
 * Cov(Z^x, Z^y) = Σ_k x_k y_k d_k, one dot product (ZHat covariances, Stein's b_j, Moments);

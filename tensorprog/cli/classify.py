@@ -2,7 +2,7 @@
 
     tensorprog classify --preset mup --depth 3
     tensorprog classify --a=-1/2,0,1/2 --b 1/2,1/2,1/2 --c 0
-    tensorprog classify --var-exp 0,-1,-2 --lr-exp 1,0,-1          (001 Table 2 form)
+    tensorprog classify --var-exp 0,-1,-2 --lr-exp 1,0,-1          (Chen et al. Table 2 form)
     tensorprog classify --table1 --depth 2 --json
 """
 
@@ -93,7 +93,7 @@ def _custom(args: argparse.Namespace) -> list[ABCParametrization]:
         if any(x is None for x in layerwise):
             raise ParametrizationError(
                 "--var-exp and --lr-exp go together",
-                hint="e.g. --var-exp 0,-1,-2 --lr-exp 1,0,-1 (001 Table 2's μP)",
+                hint="e.g. --var-exp 0,-1,-2 --lr-exp 1,0,-1 (Chen et al. Table 2's μP)",
             )
         out.append(
             ABCParametrization.from_layerwise(

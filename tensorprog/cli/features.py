@@ -1,10 +1,10 @@
-"""`tensorprog features`: feature-learning diagnostics in the infinite-width limit (001 §1).
+"""`tensorprog features`: feature-learning diagnostics in the infinite-width limit (Chen et al. §1).
 
-    tensorprog features --table                         # 001 Table 1, computed in the limit
+    tensorprog features --table                         # Chen et al. Table 1, computed in the limit
     tensorprog features --preset mup --depth 2          # per-layer change, Grams, λ_min
     tensorprog features --preset ip --depth 2 --kind x --json
 
-Defaults (all overridable): depth 2, φ = x/2 + x²/4 (the degree-2 Taylor polynomial of 001's
+Defaults (all overridable): depth 2, φ = x/2 + x²/4 (the degree-2 Taylor polynomial of Chen et al.'s
 SiLU), SGD (batch 1, MSE) on ξ = (1,0) → 1, (0,1) → −1 with η = 1/2, probes (1,0), (0,1), (1,1).
 """
 
@@ -35,13 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``features`` subcommand."""
     p = subparsers.add_parser(
         "features",
-        help="feature-learning diagnostics in the limit; --table prints 001's Table 1",
+        help="feature-learning diagnostics in the limit; --table prints Chen et al.'s Table 1",
         description="Feature change E[(ΔZ^h)²]/E[(Z^h_0)²], feature Gram matrices and their "
         "exact minimum eigenvalues, per hidden layer, in the infinite-width limit after SGD "
-        "(shared/papers/001 §1, Figs. 1-2, Table 1). μP and IP are derived from their Tensor "
-        "Programs; kernel-regime parametrizations use TP4 Thms 3.6/3.8 (no feature change).",
+        "(Chen et al., arXiv:2503.09565, §1, Figs. 1-2, Table 1). μP and IP are derived from "
+        "their Tensor Programs; kernel-regime parametrizations use TP4 Thms 3.6/3.8 (no feature "
+        "change). References: docs/references.md.",
     )
-    p.add_argument("--table", action="store_true", help="001 Table 1 for SP, NTP, IP, μP")
+    p.add_argument("--table", action="store_true", help="Chen et al. Table 1 for SP, NTP, IP, μP")
     add_parametrization_options(p)
     p.add_argument("--activation", default=DEFAULTS["activation"], help="φ in x")
     p.add_argument("--inputs", default=DEFAULTS["inputs"], help="training inputs")
@@ -49,7 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lr", default=DEFAULTS["lr"], help="η")
     p.add_argument("--probes", default=DEFAULTS["probes"], help="probe inputs ξ_1..ξ_k")
     p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--kind", choices=("h", "x"), default="h", help="preactivations h (001) or x")
+    p.add_argument("--kind", choices=("h", "x"), default="h",
+                   help="preactivations h (as Chen et al.) or activations x")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=run)
 
@@ -134,14 +136,14 @@ def _print_table(diags, args: argparse.Namespace, depth: int) -> None:
     k = len(diags[0].probes)
     L = depth
     print(
-        f"001 Table 1 in the infinite-width limit: L = {L}, φ = {args.activation}, "
+        f"Chen et al. Table 1 in the infinite-width limit: L = {L}, φ = {args.activation}, "
         f"inputs {args.inputs} → {args.targets}, η = {args.lr}, features {args.kind}^l at "
         f"{k} probes ({args.probes})"
     )
     head = ["Parametrization", "Feature Learning", "Feature Richness",
             f"change {args.kind}^1..{args.kind}^{L} (probe 1)",
             f"λ_min Gram {args.kind}^{L} final", f"λ_min joint {args.kind}^{L}", "how",
-            "001 Table 1"]  # fmt: skip
+            "Chen et al. Table 1"]  # fmt: skip
     rows = []
     for D in diags:
         label, fl, rich = TABLE1_PAPER[D.name]
@@ -160,7 +162,7 @@ def _print_table(diags, args: argparse.Namespace, depth: int) -> None:
     print("Feature Learning: some layer's limit features move, E[(Z^{z_T} − Z^{z_0})²] > 0.")
     print(f"Feature Richness: the final {args.kind}^{L} Gram over the probes is nonsingular "
           "(λ_min > 0, certified by exact root isolation); Low = singular (collapse).")  # fmt: skip
-    print("SP here is TP4's 'SP with LR 1/n' (= 001 Table 2's SP; plain SP is unstable).")
+    print("SP here is TP4's 'SP with LR 1/n' (= Chen et al. Table 2's SP; plain SP is unstable).")
     for D in diags:
         for note in D.notes:
             print(f"[{D.name}] {note}")

@@ -1,4 +1,5 @@
-"""abc-parametrizations of MLPs and their classification (TP4 §3.2, §5.3; issue 5 part 1).
+"""abc-parametrizations of MLPs and their classification (TP4 §3.2, §5.3; see
+docs/parametrizations.md and docs/references.md).
 
     >>> from tensorprog.parametrization import preset, classify
     >>> k = classify(preset("mup", 3))

@@ -100,7 +100,8 @@ class ABCParametrization:
 
         W^l = n^{-a_l} w^l has entries of variance n^{-2(a_l + b_l)}, and an SGD step on w^l with
         learning rate η n^{-c} moves W^l by -η n^{-(2 a_l + c)} ∇_{W^l} (the chain rule applies
-        n^{-a_l} twice). This is the "init. var. / LR" form of shared/papers/001 Table 2.
+        n^{-a_l} twice). This is the "init. var. / LR" form of Chen et al. (arXiv:2503.09565)
+        Table 2.
         """
         var = tuple(-2 * (x + y) for x, y in zip(self.a, self.b, strict=True))
         lr = tuple(-(2 * x + self.c) for x in self.a)
@@ -116,7 +117,7 @@ class ABCParametrization:
         """The canonical (c = 0) abc form of "Var W^l = n^{v_l}, LR of W^l = η n^{γ_l}".
 
         Inverts :meth:`effective`: a_l + b_l = -v_l/2 and 2a_l + c = -γ_l with c = 0.
-        Example (001 Table 2, μP): v = (0, -1, -2), γ = (1, 0, -1) gives TP4's μP.
+        Example (Chen et al. Table 2, μP): v = (0, -1, -2), γ = (1, 0, -1) gives TP4's μP.
         """
         v = to_rationals(variance_exponents, "variance exponents")
         g = to_rationals(lr_exponents, "learning-rate exponents")

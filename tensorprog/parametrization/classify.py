@@ -1,7 +1,7 @@
 """Classification of abc-parametrizations (TP4 §3.2 and §5.3), in exact rational arithmetic.
 
 Rules applied, with their names in the paper (Yang & Hu, "Feature Learning in Infinite-Width
-Neural Networks", shared/papers/002):
+Neural Networks", arXiv:2011.14522):
 
 * Definition 3.2 -- r = min(a_{L+1}+b_{L+1}, 2a_{L+1}+c) + c − 1 + min_{l=1..L}[2a_l + 𝕀(l=1)].
 * Proposition 5.3 -- r_l = min(a_{L+1}+b_{L+1}, 2a_{L+1}+c) + c − 1 + 2a_l + 𝕀(l=1), l ∈ [L];

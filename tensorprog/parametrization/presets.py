@@ -3,13 +3,14 @@
 * ``sp``        standard parametrization, TP4 Eq. (SP) / §1: a_l = 0; b_1 = 0, b_l = 1/2 (l ≥ 2);
                 c = 0.
 * ``sp_lr_1/n`` SP with learning rate η/n, TP4 Table 1 column "SP (w/ LR 1/n)": SP with c = 1.
-                This is also shared/papers/001 Table 2's "SP" (all layers LR η n^{-1}).
+                This is also Chen et al. (arXiv:2503.09565) Table 2's "SP" (all layers LR η n^{-1}).
 * ``ntp``       NTK parametrization, TP4 §1 / Table 1: a_1 = 0, a_l = 1/2 (l ≥ 2); b_l = 0; c = 0.
 * ``mfp``       mean-field parametrization, L = 1 only, TP4 §1 / Table 1: a = (0, 1), b = (0, 0),
                 c = -1.
 * ``mup``       maximal update parametrization, TP4 Definition 5.1: a_1 = -1/2, a_l = 0
                 (2 ≤ l ≤ L), a_{L+1} = 1/2; b_l = 1/2; c = 0.
-* ``ip``        integrable parametrization, shared/papers/001 Table 2 (and its App. A): Var W^1 = 1,
+* ``ip``        integrable parametrization, Chen et al. (arXiv:2503.09565) Table 2 (and
+                its App. A): Var W^1 = 1,
                 Var W^l = n^{-2} (l ≥ 2); LR η n (layer 1), η (hidden), η n^{-1} (output). Written
                 in abc form with c = 0 via ``ABCParametrization.from_layerwise``:
                 a = (-1/2, 0, ..., 0, 1/2), b = (1/2, 1, ..., 1, 1/2).
@@ -57,7 +58,7 @@ def _mup(L: int) -> ABCParametrization:
 
 
 def _ip(L: int) -> ABCParametrization:
-    # 001 Table 2 as exponents of n: Var = n^v, LR = η n^γ for (input, hidden..., output).
+    # Chen et al. Table 2 as exponents of n: Var = n^v, LR = η n^γ for (input, hidden..., output).
     v = [0] + [-2] * L
     g = [1] + [0] * (L - 1) + [-1]
     return ABCParametrization.from_layerwise(v, g, name="ip")
