@@ -14,8 +14,9 @@ import numpy as np
 import sympy as sp
 
 from ..errors import TensorProgError
+from ..files import read_text
 from ..ir import Program
-from ..lang import load
+from ..lang import parse
 from ..result import (  # noqa: F401 - re-exported for the subcommands
     abbreviate,
     approx_text,
@@ -27,8 +28,9 @@ from ..result import (  # noqa: F401 - re-exported for the subcommands
 
 
 def load_program(path: str) -> Program:
-    """The Program in a `.tp` file (errors are TensorProgErrors with file:line:col)."""
-    return load(path)
+    """The Program in a `.tp` file (errors are TensorProgErrors with file:line:col); special
+    files (FIFOs, devices) and oversized files are refused before reading."""
+    return parse(read_text(path, what="program"), filename=path)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

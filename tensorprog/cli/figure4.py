@@ -16,6 +16,7 @@ counts keep the whole run to a few minutes (see docs/mlp.md for measured times).
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 import time
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ import numpy as np
 
 from ..builders.mlp import mlp_program, read_number
 from ..errors import TensorProgError
+from ..files import output_dir, write_bytes, write_text
 from ..training import train_mlp
 from ..zcalc import derive_limit
 from ._output import json_text
@@ -59,7 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="reproduce TP4 Figure 4: limit loss curves vs finite-width μP networks (PNG)",
         description=__doc__.split("\n\n")[1],
     )
-    p.add_argument("--out", required=True, help="output directory for PNG and JSON files")
+    p.add_argument("--out", required=True,
+                   help="output directory for PNG and JSON files (created if missing)")
+    p.add_argument("--force", action="store_true",
+                   help="replace figure4*.png / figure4.json already in --out")
     p.add_argument("--steps", type=int, help="SGD steps for every panel (default: per panel)")
     p.add_argument("--seeds", type=int, default=20, help="finite-width seeds per width (20)")
     p.add_argument(
@@ -193,7 +198,7 @@ def plot(results: list[dict], out_dir: Path) -> list[Path]:
     fig.suptitle("μP limit vs finite width (TP4 Figure 4): mean ± std over seeds")
     fig.tight_layout()
     path = out_dir / "figure4.png"
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
     written.append(path)
     for kind, act in ACTIVATIONS.items():
@@ -206,10 +211,19 @@ def plot(results: list[dict], out_dir: Path) -> list[Path]:
         axes[0, 0].legend(fontsize=8)
         fig.tight_layout()
         path = out_dir / f"figure4_{kind}.png"
-        fig.savefig(path, dpi=110)
+        _save(fig, path)
         plt.close(fig)
         written.append(path)
     return written
+
+
+OUTPUTS = ("figure4.png", "figure4_linear.png", "figure4_quadratic.png", "figure4.json")
+
+
+def _save(fig, path: Path) -> None:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    write_bytes(path, buf.getvalue(), force=True)  # output_dir checked --force up front
 
 
 def run(args: argparse.Namespace) -> int:
@@ -228,8 +242,7 @@ def run(args: argparse.Namespace) -> int:
         "linear": read_number(args.lr_linear, "--lr-linear"),
         "quadratic": read_number(args.lr_quadratic, "--lr-quadratic"),
     }
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = output_dir(args.out, OUTPUTS, force=args.force)
     ps = panels(args.steps)
     xs, ys = data(max(p.steps for p in ps), args.data_seed)
 
@@ -246,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         "seeds": args.seeds,
         "panels": results,
     }
-    (out_dir / "figure4.json").write_text(json_text(summary))
+    write_text(out_dir / "figure4.json", json_text(summary), force=args.force)
     print(f"{'panel':<32}{'steps':>6}{'limit s':>9}" + "".join(
         f"{'max|Δ| @' + str(w):>16}{'max z':>8}" for w in widths
     ))
