@@ -45,7 +45,10 @@ class _NumpyAlgebra(Algebra):
             if e >= 0:
                 return base**e
             return 1.0 / base ** (-e)
-        return np.power(base, float(exponent))
+        if exponent.is_number:
+            return np.power(base, float(exponent))
+        # A vector or scalar exponent (2^x): evaluate it like any other subexpression.
+        return np.power(np.asarray(base, float), np.asarray(fold(exponent, self), float))
 
     def function(self, name: str, args: list[Any], node: sp.Expr) -> Any:
         return FUNCTIONS[name].numpy(*args)
@@ -81,8 +84,9 @@ def run_finite(
     matrices in program order), so a seed reproduces a run.
     """
     program.require_bound("running at finite width")
-    if width < 1:
-        raise ProgramError(f"width must be positive, got {width}")
+    check_size(program, width)
+    if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        _check_seed(int(rng))
     rng = np.random.default_rng(rng)
     draws = draws or {}
     n = width
@@ -95,26 +99,82 @@ def run_finite(
             env[name] = np.asarray(draws[name], float) if name in draws else sampled[i]
     alg = _NumpyAlgebra(env)
     for node in program.nodes:
-        if isinstance(node, InitScalar):
-            env[node.name] = float(node.value)
-        elif isinstance(node, InitVector):
-            pass  # sampled above
-        elif isinstance(node, InitMatrix):
-            if node.name in draws:
-                env[node.name] = np.asarray(draws[node.name], float)
-            else:
-                env[node.name] = rng.standard_normal((n, n)) * np.sqrt(float(node.var) / n)
-        elif isinstance(node, MatMul):
-            W = env[node.matrix]
-            env[node.name] = (W.T if node.transpose else W) @ env[node.vector]
-        elif isinstance(node, Nonlin):
-            v = fold(node.expr, alg)
-            env[node.name] = np.broadcast_to(np.asarray(v, float), (n,)).copy()
-        elif isinstance(node, Moment):
-            env[node.name] = float(np.mean(fold(node.expr, alg)))
-        elif isinstance(node, ScalarOp):
-            env[node.name] = float(fold(node.expr, alg))
+        try:
+            _run_node(node, env, alg, rng, draws, n)
+        except (ZeroDivisionError, OverflowError, FloatingPointError, ValueError, TypeError) as e:
+            what = "division by zero" if isinstance(e, ZeroDivisionError) else str(e)
+            raise ProgramError(
+                f"'{node.name}' cannot be evaluated at width {n}: {what}",
+                loc=getattr(node, "loc", None), node=node.name,
+                hint="a scalar divisor is 0 (or a value overflows) in this run",
+            ) from None
     return env
+
+
+def _run_node(node: Any, env: dict[str, Any], alg: _NumpyAlgebra, rng: np.random.Generator,
+              draws: dict[str, np.ndarray], n: int) -> None:
+    """Evaluate one node into ``env`` (the Z-free, finite-width semantics)."""
+    if isinstance(node, InitScalar):
+        env[node.name] = float(node.value)
+    elif isinstance(node, InitVector):
+        pass  # sampled above
+    elif isinstance(node, InitMatrix):
+        if node.name in draws:
+            env[node.name] = np.asarray(draws[node.name], float)
+        else:
+            env[node.name] = rng.standard_normal((n, n)) * np.sqrt(float(node.var) / n)
+    elif isinstance(node, MatMul):
+        W = env[node.matrix]
+        env[node.name] = (W.T if node.transpose else W) @ env[node.vector]
+    elif isinstance(node, Nonlin):
+        v = fold(node.expr, alg)
+        env[node.name] = np.broadcast_to(np.asarray(v, float), (n,)).copy()
+    elif isinstance(node, Moment):
+        env[node.name] = float(np.mean(fold(node.expr, alg)))
+    elif isinstance(node, ScalarOp):
+        env[node.name] = float(fold(node.expr, alg))
+
+
+#: Finite-width runs estimated to take longer than this are refused (``max_seconds=None``: any).
+MAX_SECONDS = 3600.0
+
+
+def check_size(program: Program, width: int, seeds: int = 1,
+               max_seconds: float | None = MAX_SECONDS) -> None:
+    """Refuse, before allocating anything, a run whose dense matrices and vectors do not fit in
+    memory, or whose ``seeds`` runs would take longer than ``max_seconds`` (a rough estimate:
+    sampling an n×n matrix ~2·10⁷ entries/s, a matrix-vector product ~5·10⁸ multiply-adds/s,
+    elementwise work ~10⁸ entries/s on one core)."""
+    from .budget import default_memory_mb
+
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
+        raise ProgramError(f"width must be a positive integer, got {width!r}")
+    n = int(width)
+    nodes = program.nodes
+    n_mat = sum(isinstance(x, InitMatrix) for x in nodes)
+    n_mm = sum(isinstance(x, MatMul) for x in nodes)
+    n_vec = sum(isinstance(x, (InitVector, MatMul, Nonlin)) for x in nodes)
+    mb = (n_mat * n * n + (n_vec + 4) * n) * 8 / 2**20
+    limit = default_memory_mb()
+    if mb > limit:
+        raise ProgramError(
+            f"width {n} needs ~{mb / 1024:,.1f} GiB ({n_mat} dense {n}×{n} matrices and {n_vec} "
+            f"vectors of length {n}); about {limit / 1024:,.1f} GiB are available",
+            hint="use a smaller width (matrices grow like width², vectors like width)",
+        )
+    seconds = seeds * (n_mat * n * n / 2e7 + n_mm * n * n / 5e8 + len(nodes) * n / 1e8)
+    if max_seconds is not None and seconds > max_seconds:
+        raise ProgramError(
+            f"{seeds} run(s) at width {n} would take ~{seconds:,.0f} s (more than "
+            f"{max_seconds:,.0f} s)",
+            hint="use a smaller width or fewer seeds (or simulate(..., max_seconds=None))",
+        )
+
+
+def _check_seed(seed: int) -> None:
+    if seed < 0:
+        raise ProgramError(f"seeds must be non-negative integers, got {seed}",
+                           hint="use --seed 0 or larger")
 
 
 @dataclass
@@ -147,11 +207,20 @@ class Simulation:
 
 
 def simulate(
-    program: Program, width: int, seeds: int | Sequence[int] = 10, *, seed: int = 0
+    program: Program, width: int, seeds: int | Sequence[int] = 10, *, seed: int = 0,
+    max_seconds: float | None = MAX_SECONDS,
 ) -> Simulation:
     """Run ``program`` at ``width`` once per seed (``seeds`` = a count, starting at ``seed``, or
-    an explicit list) and collect every scalar's values."""
+    an explicit list) and collect every scalar's values. Runs that would not fit in memory or
+    would take longer than ``max_seconds`` (estimated up front) are refused."""
+    if isinstance(seeds, int) and seeds < 1:
+        raise ProgramError(f"seeds must be at least 1, got {seeds}")
     seed_list = list(range(seed, seed + seeds)) if isinstance(seeds, int) else list(seeds)
+    for s in seed_list:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise ProgramError(f"seeds must be integers, got {s!r}")
+        _check_seed(int(s))
+    check_size(program, width, len(seed_list), max_seconds)
     scalars = program.names("scalar")
     out: dict[str, list[float]] = {s: [] for s in scalars}
     for s in seed_list:

@@ -13,12 +13,8 @@ import argparse
 import math
 from typing import Any
 
-from ..errors import TensorProgError
 from ..finite import Simulation, simulate
-from ..ir import InitMatrix
 from ._output import check_positive, load_program, print_json, table
-
-MAX_MATRIX_BYTES = 4 * 2**30  # dense n x n float64 matrices: refuse beyond ~4 GiB
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,13 +45,6 @@ def run(args: argparse.Namespace) -> int:
     check_positive(args.width, "--width")
     check_positive(args.seeds, "--seeds")
     program = load_program(args.file)
-    n_mat = sum(isinstance(node, InitMatrix) for node in program.nodes)
-    need = n_mat * args.width**2 * 8
-    if need > MAX_MATRIX_BYTES:
-        raise TensorProgError(
-            f"width {args.width} needs {need / 2**30:.1f} GiB for {n_mat} dense matrices",
-            hint="use a smaller --width (memory grows like width^2)",
-        )
     sim = simulate(program, args.width, args.seeds, seed=args.seed)
     names = [n for n in program.outputs if program.kind(n) == "scalar"]
     if args.all or not names:
