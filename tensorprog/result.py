@@ -256,10 +256,13 @@ class LimitResult(ABC):
         to its error bar for numeric ones (``0.1235 ± 0.0002``), the double for float64 ones.
         ``digits=k``: a k-significant-digit decimal approximation at any magnitude.
         """
+        text = self._text(name, digits)
+        status = self.status(name)
+        return text if status == "ok" else f"{text} [{status}]"
+
+    def _text(self, name: str, digits: int | None) -> str:
         v = self._known(name)
         err = self.error(name)
-        if self.status(name) != "ok":
-            return self.status(name)
         if self.is_exact(name):
             return exact_text(v) if digits is None else approx_text(v, digits)
         if err is not None and err > 0:
@@ -283,8 +286,6 @@ class LimitResult(ABC):
             exact = self.is_exact(n)
             value = abbreviate(self.text(n)) if exact else self.text(n)
             approx = self.text(n, 10) if exact and not self.scalars[n].is_Integer else ""
-            if self.status(n) != "ok":
-                approx = ""
             rows.append((n, value, approx, "exact" if exact else self.kind))
         return rows
 

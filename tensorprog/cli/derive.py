@@ -140,8 +140,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _row(limit: LimitResult, name: str, full: bool) -> list[str]:
     """name, value (exact text, or rounded to its error bar), a decimal approximation, kind."""
-    if limit.status(name) != "ok":
-        return [name, limit.text(name), "n/a", limit.kind]
     if limit.is_exact(name):
         return [name, abbreviate(limit.text(name), 0 if full else 70), limit.text(name, 10),
                 "exact"]

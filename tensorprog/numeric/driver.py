@@ -70,6 +70,7 @@ def derive_numeric(
     ``(1, 1, "")`` when done.
     """
     opts = _read_options(options)
+    opts["_warnings"] = warnings = {}
     program.require_bound()
     program.validate()
     start = time.perf_counter()
@@ -84,7 +85,7 @@ def derive_numeric(
     if progress is not None:
         progress(1, 1, "")
     return NumericLimit(
-        program, method, values, errors, per, used, time.perf_counter() - start
+        program, method, values, errors, per, used, time.perf_counter() - start, warnings
     )
 
 
@@ -93,9 +94,10 @@ def _quadrature(plan: Plan, opts: dict[str, Any], progress: Progress | None):
     q = opts["quadrature_points"] or _default_points(dims)
     qc = (q + 1) // 2
     counter = _Counter(progress, len(plan.program.nodes) * 2)
-    coarse = Pass(plan, HermiteGrid(qc, dims), counter).run()
+    warn = opts["_warnings"]
+    coarse = Pass(plan, _probed(HermiteGrid(qc, dims), dims), counter, warn).run()
     grid = HermiteGrid(q, dims)
-    fine = Pass(plan, grid, counter).run()
+    fine = Pass(plan, _probed(grid, dims), counter, warn).run()
     values = dict(fine)
     # If the error of I_q decays like q^{-p}, then err(I_q) = |I_q − I_q/2| / (2^p − 1). Analytic
     # integrands converge geometrically (factor 1 is generous); kinks (relu, abs) give p ≈ 1 and
@@ -127,7 +129,8 @@ def _monte_carlo(plan: Plan, opts: dict[str, Any], progress: Progress | None):
     counter = _Counter(progress, len(plan.program.nodes) * R)
 
     def batch(child: np.random.SeedSequence) -> dict[str, float]:
-        return Pass(plan, MonteCarlo(m, np.random.default_rng(child)), counter).run()
+        ps = _probed(MonteCarlo(m, np.random.default_rng(child)), plan.dims)
+        return Pass(plan, ps, counter, opts["_warnings"]).run()
 
     runs = [batch(c) for c in seeds.spawn(R)]
     target = opts["target_error"]
@@ -148,6 +151,12 @@ def _monte_carlo(plan: Plan, opts: dict[str, Any], progress: Progress | None):
     used = {"seed": opts["seed"], "batches": len(runs), "particles_per_batch": m,
             "particles": m * len(runs), "dims": plan.dims}
     return values, errors, per, used
+
+
+def _probed(ps, dims: int):
+    """``ps`` with tail probes (heavy-tail detection, interpreter.Pass._check_integrable)."""
+    ps.add_probes(dims)
+    return ps
 
 
 def _stderr(values) -> float:

@@ -38,7 +38,7 @@ from ..ir import (
 )
 from .algebra import evaluate
 from .family import NumericFamily, pivot_count
-from .particles import ParticleSet
+from .particles import PROBE_RADII, ParticleSet
 
 Progress = Callable[[str], None]
 
@@ -99,6 +99,8 @@ def make_plan(program: Program) -> Plan:
 
 #: Functions analytic on a strip around the real line: Gauss–Hermite converges fast for them.
 ANALYTIC = frozenset({"exp", "tanh", "sigmoid", "erf", "gelu", "silu", "sin", "cos"})
+#: Bounded functions: no singularity of their argument survives them.
+BOUNDED = frozenset({"tanh", "sigmoid", "erf", "sin", "cos", "step"})
 
 
 def is_smooth(expr: sp.Expr, program: Program) -> bool:
@@ -120,7 +122,8 @@ def is_smooth(expr: sp.Expr, program: Program) -> bool:
 class Pass:
     """Runs the program once on ``particles``; ``scalars`` holds every scalar's value."""
 
-    def __init__(self, plan: Plan, particles: ParticleSet, progress: Progress | None) -> None:
+    def __init__(self, plan: Plan, particles: ParticleSet, progress: Progress | None,
+                 warnings: dict[str, str] | None = None) -> None:
         self.plan = plan
         self.ps = particles
         self.progress = progress
@@ -128,6 +131,11 @@ class Pass:
         self.scalars: dict[str, float] = {}
         self.families: dict[str, NumericFamily] = {}
         self.sigma2: dict[str, float] = {}
+        # Order p of the strongest singularity |b|^-p of each vector (0: none), see
+        # _singular_order.
+        self.order: dict[str, float] = {}
+        # scalar -> why its value is unreliable (shared by the passes of one derivation)
+        self.warnings: dict[str, str] = {} if warnings is None else warnings
 
     def run(self) -> dict[str, float]:
         plan, ps = self.plan, self.ps
@@ -143,11 +151,14 @@ class Pass:
                 self._zmatmul(node)
             elif isinstance(node, Nonlin):
                 # ZNonlin: φ applied particle by particle.
-                v = np.broadcast_to(evaluate(node.expr, self.env, node.name), (ps.size,))
+                v = np.broadcast_to(evaluate(node.expr, self.env, node.name), (ps.length,))
+                self.order[node.name] = self._singular_order(node.expr, node.name)
                 self.env[node.name] = self._finite_vector(np.asarray(v, dtype=float), node)
             elif isinstance(node, Moment):
                 # ZMoment: the limit of a coordinate average is the expectation of its Z.
                 v = evaluate(node.expr, self.env, node.name)
+                if np.ndim(v):
+                    self._check_integrable(node, v)
                 value = ps.mean(v) if np.ndim(v) else float(v)
                 self._scalar(node.name, value, node)
             elif isinstance(node, ScalarOp):
@@ -169,7 +180,7 @@ class Pass:
         for i, name in enumerate(plan.init_names):
             before = fam.rank
             self.env[name] = fam.add(
-                C[i, i], C[i, pivots], name, ps.innovation, ps.inner, ps.size
+                C[i, i], C[i, pivots], name, ps.innovation, ps.inner, ps.length
             )
             if fam.rank > before:
                 pivots.append(i)
@@ -195,7 +206,7 @@ class Pass:
             fam = self.families[fname] = NumericFamily(fname, s2)
         var = s2 * ps.inner(zx, zx)
         cov = np.array([s2 * ps.inner(zx, self.env[y]) for y in fam.pivot_inputs])
-        atom = fam.add(var, cov, x, ps.innovation, ps.inner, ps.size)
+        atom = fam.add(var, cov, x, ps.innovation, ps.inner, ps.length)
         z = atom if dot is None else atom + dot
         self.env[node.name] = self._finite_vector(z, node)
 
@@ -213,7 +224,7 @@ class Pass:
         self.env[name] = np.float64(value)
 
     def _finite_vector(self, v: np.ndarray, node) -> np.ndarray:
-        if not np.all(np.isfinite(v)):
+        if not np.all(np.isfinite(v[: self.ps.size])):
             raise ProgramError(
                 f"'{node.name}' takes non-finite values on the sampled Gaussians",
                 loc=node.loc,
@@ -223,3 +234,88 @@ class Pass:
                 "argument)",
             )
         return v
+
+    # ---------------------------------------------------------------- integrability
+    def _singular_order(self, expr: sp.Expr, node: str) -> float:
+        """The order p of the strongest singularity of ``expr`` as a function of the Gaussians:
+        a negative power b^-p of a vector-dependent b that changes sign (hence vanishes) on the
+        particles behaves like |t|^-p near a simple zero t of b, and E|t|^-p = ∞ iff p ≥ 1.
+        Orders add in products, take the max in sums, scale with powers, and vanish inside
+        bounded functions (tanh, sigmoid, erf, sin, cos, step). Structural, so it can miss a
+        cancellation spread over several nodes (y = 1/x; mean(x*y)): write such quotients in
+        one expression, where sympy cancels them."""
+        vectors = self.order
+
+        def is_vec(e: sp.Expr) -> bool:
+            return any(s.name in vectors or self.plan.program.kind(s.name) == "vector"
+                       for s in e.free_symbols)
+
+        def order(e: sp.Expr) -> float:
+            if e.is_Symbol:
+                return vectors.get(e.name, 0.0)
+            if e.is_Number or not is_vec(e):
+                return 0.0
+            if e.is_Add:
+                return max(order(a) for a in e.args)
+            if e.is_Mul:
+                return sum(order(a) for a in e.args)
+            if e.is_Pow:
+                ex = e.exp
+                if not ex.is_number:
+                    return order(e.base)
+                p = float(ex)
+                if p >= 0:
+                    return p * order(e.base)
+                b = np.asarray(evaluate(e.base, self.env, node), float)[: self.ps.size]
+                if b.size and (np.any(b == 0) or (np.nanmin(b) < 0 < np.nanmax(b))):
+                    return -p
+                return 0.0
+            if e.func in SYMPY_HEADS and SYMPY_HEADS[e.func] in BOUNDED:
+                return 0.0
+            return max((order(a) for a in e.args if isinstance(a, sp.Expr)), default=0.0)
+
+        return order(expr)
+
+    def _check_integrable(self, node: Moment, v: np.ndarray) -> None:
+        """ZMoment needs E|φ(Z)| < ∞. Refuse, naming the reason, when the integrand has a
+        non-integrable singularity (order ≥ 1, e.g. 1/x, 1/x²) or grows at least like
+        exp(|u|²/2) along a probe ray (e.g. exp(x²)), where u are the standard Gaussian
+        innovations: then the particle average is a finite number with an error bar for an
+        expectation that does not exist."""
+        p = self._singular_order(node.expr, node.name)
+        a = np.abs(np.asarray(v, float)[: self.ps.size])
+        # ... and the particles near the zero must show it: values far beyond the typical
+        # (relu(x)/x = step(x) has a vanishing denominator and no singularity).
+        if p >= 1 and a.size and np.max(a) > 20 * max(float(np.mean(a)), 1e-300):
+            raise ProgramError(
+                f"'{node.name}': the expectation does not exist: its integrand has a "
+                f"singularity like 1/|t|^{p:g} where a denominator changes sign",
+                loc=node.loc, node=node.name,
+                hint="E|1/t|^p is infinite for p ≥ 1 (E[1/x] is undefined, E[1/x²] = +∞); "
+                "keep denominators away from 0, e.g. 1/(1 + x^2)",
+            )
+        ps = self.ps
+        if ps.probes is None or len(ps.probes) < 2 or not np.all(np.isfinite(a)):
+            return  # non-finite values on the particles themselves are reported as such
+        far = np.abs(np.asarray(v, float)[ps.size:])
+        r1, r2 = PROBE_RADII
+        gauss = (r2**2 - r1**2) / 2  # growth of log(1/density) between the radii
+        with np.errstate(all="ignore"):
+            near, out = far[0::2], far[1::2]
+            growth = np.log(out) - np.log(near)
+            # An overflow at r2 still proves growth ≥ log(max double) - log(near).
+            bound = np.where(np.isfinite(out), growth, 709.78 - np.log(near))
+            heavy = (np.isinf(near) & ~np.isnan(near)) | (bound >= 0.999 * gauss)
+        if not np.any(heavy) and np.any(bound >= 0.999 * gauss / 2):
+            # E[φ²] = ∞: the mean exists but no error estimate from particles is reliable.
+            self.warnings[node.name] = (
+                "heavy tail: E[φ²] = ∞ (the integrand grows like exp(|Z|²/4) or faster), so "
+                "the value and its error bar are unreliable")
+        if np.any(heavy):
+            raise ProgramError(
+                f"'{node.name}': the expectation is infinite: its integrand grows at least "
+                f"like exp(|Z|²/2) far out, faster than the Gaussian density decays",
+                loc=node.loc, node=node.name,
+                hint="E[exp(c x^2)] = ∞ for c ≥ 1/(2 Var x); the particle average would be "
+                "a finite number for a quantity that does not exist",
+            )

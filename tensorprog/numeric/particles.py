@@ -18,12 +18,42 @@ from numpy.polynomial.hermite_e import hermegauss
 
 from ..errors import TensorProgError
 
+#: Radii of the tail probes (see ParticleSet.add_probes).
+PROBE_RADII = (10.0, 20.0)
+
 
 class ParticleSet:
-    """``size`` particles; ``weights`` None means equal weights 1/size."""
+    """``size`` particles; ``weights`` None means equal weights 1/size.
+
+    Arrays have ``length`` entries: the ``size`` particles, then zero-weight *tail probes*
+    (``add_probes``): points at radii PROBE_RADII along a few directions of the innovation
+    space. Every rule is applied to them as to the particles, but no expectation sees them;
+    they tell how an integrand grows far out, where no particle is (heavy tails).
+    """
 
     size: int
     weights: np.ndarray | None = None
+    probes: np.ndarray | None = None  # (n_probes, dims) innovation coordinates
+
+    @property
+    def length(self) -> int:
+        return self.size + (0 if self.probes is None else len(self.probes))
+
+    def add_probes(self, dims: int) -> None:
+        """Probe pairs (r1·d, r2·d) for d = ±e_k (k < dims) and the two diagonals."""
+        if dims < 1:
+            return
+        dirs = [s * np.eye(dims)[k] for k in range(dims) for s in (1.0, -1.0)]
+        if dims > 1:
+            dirs.append(np.ones(dims) / math.sqrt(dims))
+            dirs.append(np.array([(-1.0) ** k for k in range(dims)]) / math.sqrt(dims))
+        self.probes = np.array([r * d for d in dirs for r in PROBE_RADII])
+
+    def _with_probes(self, values: np.ndarray, k: int) -> np.ndarray:
+        if self.probes is None:
+            return values
+        col = self.probes[:, k] if k < self.probes.shape[1] else np.zeros(len(self.probes))
+        return np.concatenate([values, col])
 
     def innovation(self) -> np.ndarray:
         """A fresh standard Gaussian coordinate, independent of all earlier ones."""
@@ -34,12 +64,14 @@ class ParticleSet:
     # sums, pairwise-summed, so rounding stays far below the quadrature error floor.
     def mean(self, a: np.ndarray) -> float:
         """E[a] over the particles."""
+        a = a[: self.size]
         if self.weights is None:
             return float(np.mean(a))
         return float(np.sum(self.weights * a))
 
     def inner(self, a: np.ndarray, b: np.ndarray) -> float:
         """E[a b] over the particles."""
+        a, b = a[: self.size], b[: self.size]
         if self.weights is None:
             return float(np.einsum("i,i->", a, b)) / self.size
         t = self.weights * a
@@ -53,9 +85,12 @@ class MonteCarlo(ParticleSet):
     def __init__(self, size: int, rng: np.random.Generator) -> None:
         self.size = size
         self.rng = rng
+        self._next = 0
 
     def innovation(self) -> np.ndarray:
-        return self.rng.standard_normal(self.size)
+        k = self._next
+        self._next += 1
+        return self._with_probes(self.rng.standard_normal(self.size), k)
 
 
 class HermiteGrid(ParticleSet):
@@ -80,7 +115,7 @@ class HermiteGrid(ParticleSet):
                 f"quadrature grid has only {self.dims} coordinates but the program needs more"
             )
         self._next += 1
-        return self.nodes[self.index[k]]
+        return self._with_probes(self.nodes[self.index[k]], k)
 
 
 #: Grid points with a smaller product weight are dropped.

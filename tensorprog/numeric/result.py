@@ -34,6 +34,7 @@ class NumericLimit(LimitResult):
         batch_values: dict[str, np.ndarray],
         options: dict[str, Any],
         seconds: float,
+        warnings: dict[str, str] | None = None,
     ) -> None:
         self.program = program
         self.mode = "numeric"
@@ -44,6 +45,7 @@ class NumericLimit(LimitResult):
         self.batch_values = batch_values
         self.options = dict(options)
         self.seconds = seconds
+        self.warnings: dict[str, str] = dict(warnings or {})
 
     def error(self, name: str) -> float:
         """The error estimate of scalar ``name``."""
@@ -54,6 +56,11 @@ class NumericLimit(LimitResult):
         """Always False: numeric limits are floating-point estimates (see ``errors``)."""
         self._known(name)
         return False
+
+    def status(self, name: str) -> str:
+        """"ok", or why the value is unreliable (``warnings``: e.g. a heavy tail)."""
+        self._known(name)
+        return self.warnings.get(name, "ok")
 
     @property
     def kind(self) -> str:
@@ -73,8 +80,8 @@ class NumericLimit(LimitResult):
 
         def entry(name: str) -> dict[str, Any]:
             v = self.scalars[name]
-            return {"value": str(v), "float": float(v), "error": self.errors[name],
-                    "exact": False}
+            return {"value": self.text(name, 17).split(" ")[0], "float": float(v),
+                    "error": self.errors[name], "exact": False, "status": self.status(name)}
 
         return {
             "program": self.program.name,
