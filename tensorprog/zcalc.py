@@ -131,6 +131,8 @@ class _PolyAlgebra(Algebra):
     def power(self, base: Any, exponent: sp.Expr, node: sp.Expr) -> Any:
         if exponent.is_Integer and exponent >= 0:
             return base ** int(exponent)
+        if not self.is_leafish(exponent):
+            self._refuse(node, "a power with a vector-dependent exponent")
         self._refuse(node, f"the power {exponent} of a vector-dependent quantity")
 
     def function(self, name: str, args: list[Any], node: sp.Expr) -> Any:
@@ -243,6 +245,9 @@ class _Evaluator:
                     out = (True, B.scale(acc, c) if c != eng.K.one else acc)
         elif e.is_Pow:
             isv, b = self.ev(e.base)
+            if not e.exp.is_number and any(self.is_var(s) for s in e.exp.free_symbols):
+                # a vector in the exponent (2^x): not a polynomial in any backend
+                self._refuser._refuse(e, "a power with a vector-dependent exponent")
             if not isv:
                 out = (False, eng.scalar_value(e, self.node))
             elif e.exp.is_Integer and e.exp >= 0:
