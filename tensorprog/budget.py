@@ -17,6 +17,7 @@ the machine, and no more than is available when the derivation starts) and absur
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass, fields
@@ -109,9 +110,11 @@ def as_budget(budget: Budget | dict[str, Any] | None) -> Budget:
             )
         for k, v in budget.items():
             if v is not None and not (k == "memory_mb" and v == "default"):
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or v <= 0:
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 \
+                        or not math.isfinite(v):
                     raise TensorProgError(
-                        f"budget {k} must be a positive number or None, not {v!r}")
+                        f"budget {k} must be a positive finite number or None, not {v!r}",
+                        hint="None (or leaving the field out) means no limit")
         return Budget(**budget)
     raise TensorProgError(
         f"budget must be a Budget, a dict or None, not {type(budget).__name__}",

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import re
@@ -105,3 +106,39 @@ def print_json(obj: Any) -> None:
 def check_positive(value: int, option: str) -> None:
     if value < 1:
         raise TensorProgError(f"{option} must be at least 1, got {value}")
+
+
+def positive_number(text: str) -> float:
+    """argparse type: a positive, finite number ("nan", "inf", "0", "-1" are refused)."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive finite number (leave the option out for no limit)")
+    return v
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a positive integer."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return v
+
+
+def number_items(text: str, what: str, sep: str = ",") -> list[str]:
+    """The items of a ``sep``-separated list, stripped; an empty list or an empty item
+    ("1,,2", "1,2,") is an error naming the position, not silently skipped."""
+    items = [s.strip() for s in text.split(sep)]
+    if not text.strip():
+        raise TensorProgError(f"{what} is empty", hint=f"give {sep}-separated numbers")
+    for i, s in enumerate(items):
+        if not s:
+            raise TensorProgError(f"{what}: item {i + 1} of {text!r} is empty",
+                                  hint=f"separate numbers by a single '{sep}'")
+    return items

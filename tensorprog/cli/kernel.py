@@ -8,7 +8,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..errors import TensorProgError
-from ._output import exact_text, print_json
+from ._output import exact_text, number_items, print_json
 
 
 def parse_rational(text: str) -> sp.Rational:
@@ -24,7 +24,10 @@ def parse_rational(text: str) -> sp.Rational:
 
 def parse_inputs(text: str) -> list[list[sp.Rational]]:
     """'1,0; 1,1' -> [[1, 0], [1, 1]] (inputs separated by ';', coordinates by ',')."""
-    return [[parse_rational(c) for c in row.split(",")] for row in text.split(";") if row.strip()]
+    rows = [r for r in text.split(";") if r.strip()]
+    if not rows:
+        raise TensorProgError("--inputs is empty", hint="e.g. --inputs '1,0; 1,1'")
+    return [[parse_rational(c) for c in number_items(r, "--inputs")] for r in rows]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
