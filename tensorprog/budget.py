@@ -19,7 +19,11 @@ from __future__ import annotations
 
 import math
 import os
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -143,10 +147,12 @@ class Meter:
         loc = None
         if self.program is not None and self.node and self.node in self.program:
             loc = getattr(self.program.node(self.node), "loc", None)
-        raise BudgetExceeded(
+        e = BudgetExceeded(
             f"'{self.node}' {what}", loc=loc, node=self.node or None,
             hint=_FIX.format(field=field),
         )
+        e.field = field  # the command line names its own flag for it
+        raise e
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.start
@@ -179,6 +185,23 @@ class Meter:
                 self._fail(f"would form a polynomial of degree {degree} (budget max_degree="
                            f"{b.max_degree})", "max_degree")
 
+    def check_moment_digits(self, degrees: dict[str, int]) -> None:
+        """Refuse up front, at the first node whose polynomials reach a degree d whose Gaussian
+        moment weight (d−1)!! alone exceeds max_digits (exact mode)."""
+        b = self.budget
+        if b.max_digits is None:
+            return
+        from .backends.base import dfact_bits
+
+        for node, degree in degrees.items():
+            d = degree - degree % 2
+            if d > 2048:
+                digits = int(dfact_bits(d) * 0.30103) + 1
+                if digits > b.max_digits:
+                    self.node = node
+                    self._fail(f"would form Gaussian moments of degree {d} ({digits:,}-digit "
+                               f"numbers; budget max_digits={b.max_digits:,})", "max_digits")
+
     def check_time(self) -> None:
         b = self.budget
         if b.seconds is not None and time.perf_counter() - self.start > b.seconds:
@@ -201,9 +224,18 @@ class Meter:
                 "in use" if extra_mb else f"uses {now:,.0f} MB"
             self._fail(f"{need} (budget memory_mb={b.memory_mb:,.0f})", "memory_mb")
 
-    def check_product(self, terms: int, bits: int, dense_slots: int = 0) -> None:
+    def check_product(self, terms: int, bits: int, dense_slots: int = 0,
+                      number_bits: int = 0) -> None:
         """Pre-flight check of a product estimated to have ``terms`` terms of ``bits`` bits
-        (``dense_slots``: length of the packed dense intermediate, 0 if sparse)."""
+        (``dense_slots``: length of the packed dense intermediate, 0 if sparse;
+        ``number_bits``: the size of one exact number about to be formed, checked against
+        max_digits before it exists)."""
+        if number_bits:
+            b = self.budget
+            digits = int(number_bits * 0.30103) + 1
+            if b.max_digits is not None and digits > b.max_digits:
+                self._fail(f"would form a {digits:,}-digit number (budget max_digits="
+                           f"{b.max_digits:,})", "max_digits")
         # Sizes estimated here are upper bounds, so only memory and time are judged before the
         # product; terms and digits are checked on actual results (check_size).
         self.check_time()
@@ -214,3 +246,38 @@ class Meter:
         extra = (result + packed) / _MB
         if extra > 64:
             self.check_memory(extra, "its next product")
+
+
+#: The wall-clock alarm fires this long after the budget, so that the meter's own checks
+#: (which name the node) normally win; the alarm only cuts a single long operation short.
+ALARM_SLACK = 0.25
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Enforce ``seconds`` of wall time on the enclosed work with SIGALRM: the handler raises
+    BudgetExceeded between two Python bytecodes, so long pure-Python work (sympy, the
+    expand/plain backends, numeric passes) stops promptly; a single C call (one FLINT product)
+    finishes first, and those are size-checked before they start. A no-op outside the main
+    thread, without setitimer, or when an outer timer is already running."""
+    if (seconds is None or not hasattr(signal, "setitimer")
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getitimer(signal.ITIMER_REAL)[0] > 0):  # fmt: skip
+        yield
+        return
+    start = time.perf_counter()
+
+    def stop(signum: int, frame: Any) -> None:
+        e = BudgetExceeded(
+            f"the derivation was stopped after {time.perf_counter() - start:.1f} s "
+            f"(budget seconds={seconds})", hint=_FIX.format(field="seconds"))
+        e.field = "seconds"
+        raise e
+
+    old = signal.signal(signal.SIGALRM, stop)
+    signal.setitimer(signal.ITIMER_REAL, seconds + ALARM_SLACK)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)

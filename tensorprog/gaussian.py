@@ -21,6 +21,8 @@ from typing import Any
 
 import sympy as sp
 
+from .backends.base import DFACT
+
 
 def ldl_psd(
     C: Sequence[Sequence[sp.Expr]],
@@ -178,10 +180,7 @@ class MomentTable:
         key = (k, a)
         m = self._cache.get(key)
         if m is None:
-            dfact = 1
-            for j in range(a - 1, 0, -2):
-                dfact *= j
-            m = self.K.convert(dfact) * self.pivot(k) ** (a // 2)
+            m = self.K.convert(DFACT(a)) * self.pivot(k) ** (a // 2)
             self._cache[key] = m
         return m
 

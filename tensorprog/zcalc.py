@@ -36,7 +36,7 @@ from sympy.polys.polyerrors import CoercionFailed
 from .backends import make_backend
 from .backends.domains import NotInDomain
 from .backends.plan import DegreePlan, degree_plan
-from .budget import Budget, Meter, as_budget
+from .budget import Budget, Meter, as_budget, deadline
 from .errors import NonPolynomialError, ProgramError, TensorProgError
 from .expr import Algebra, fold
 from .functions import SYMPY_HEADS
@@ -130,6 +130,7 @@ class _PolyAlgebra(Algebra):
 
     def power(self, base: Any, exponent: sp.Expr, node: sp.Expr) -> Any:
         if exponent.is_Integer and exponent >= 0:
+            self.eng.check_power(base, int(exponent), self.node)
             return base ** int(exponent)
         if not self.is_leafish(exponent):
             self._refuse(node, "a power with a vector-dependent exponent")
@@ -251,6 +252,7 @@ class _Evaluator:
             if not isv:
                 out = (False, eng.scalar_value(e, self.node))
             elif e.exp.is_Integer and e.exp >= 0:
+                eng.check_power(b, int(e.exp), self.node)
                 out = (True, b ** int(e.exp))
             else:
                 self._refuser.power(b, e.exp, e)
@@ -302,6 +304,27 @@ class _Engine:
         # keeps the atoms' covariance and never factors it).
         self.atom_basis = expectation == "isserlis" or getattr(backend, "atom_basis", False)
         self._scalar_alg = _ScalarAlgebra(self)
+
+    def check_power(self, base: Any, n: int, node: str) -> None:
+        """Refuse ``base**n`` before it is formed when its estimated size does not fit the
+        budget: every backend raises powers in C or in one sympy call, which no check between
+        nodes can interrupt (x^100000 would abort inside GMP when memory runs out)."""
+        meter = self.meter
+        if meter is None or n < 2 or (self.B.name.startswith("flint") and n < 8):
+            return  # small powers of flint polynomials go through its guarded products
+        st = self.B.stats(base)
+        if st.terms == 0:
+            return
+        nv = getattr(self.B, "n", 1)
+        terms = min(math.comb(st.terms + n - 1, n) if st.terms > 1 else 1,
+                    math.comb(nv + n * st.degree, nv))
+        # (digits counts numerator and denominator: 2 for the coefficient 1 in most backends)
+        digits = n * max(st.digits - 2, 0) + n * math.log10(st.terms) + 1
+        bits = int(digits * 3.33) + 1 if self.B.exact else 64
+        meter.node = node
+        meter.check_product(min(terms, 1 << 62), bits, 0, bits if self.B.exact else 0)
+        if meter.budget.max_terms is not None and st.terms > 1 and terms > meter.budget.max_terms:
+            meter.check_size(terms, 0, 0, f"a power ^{n} (estimated)")
 
     # ---------------------------------------------------------------- domain
     def to_domain(self, c: sp.Expr, node: str) -> Any:
@@ -517,6 +540,7 @@ class _Engine:
                 return ev.ev(e)[1]
             n = int(e.exp)
             k = n // 2
+            self.check_power(b, k, ev.node)
             bk = b**k
             return self.inner(bk, bk if n == 2 * k else self.B.mul(bk, b))
         isv, v = ev.ev(e)
@@ -818,6 +842,13 @@ def derive_limit(
         raise TensorProgError(f"unknown backend '{backend}'", hint=f"one of {BACKENDS}")
     if float_tol is not None and mode != "float":
         raise TensorProgError("float_tol only applies to mode='float'")
+    with deadline(as_budget(budget).seconds):
+        return _derive(program, mode, zdot, expectation, progress, backend, budget, float_tol,
+                       options)
+
+
+def _derive(program, mode, zdot, expectation, progress, backend, budget, float_tol,
+            options) -> LimitResult:  # fmt: skip
     if mode in ("numeric", "auto"):
         if mode == "auto":
             try:
@@ -834,7 +865,15 @@ def derive_limit(
                 pass
         from .numeric import derive_numeric
 
-        return derive_numeric(program, progress=progress, **options)
+        meter = Meter(as_budget(budget), program)
+
+        def metered(done: int, total: int, node: str) -> None:
+            meter.node = node  # the time budget, checked before every node of every pass
+            meter.check_time()
+            if progress is not None:
+                progress(done, total, node)
+
+        return derive_numeric(program, progress=metered, **options)
     if options:
         raise TensorProgError(f"unknown option(s) {sorted(options)} for mode='{mode}'")
     return _derive_polynomial(program, mode, zdot, expectation, progress, backend, budget,
@@ -853,6 +892,8 @@ def _derive_polynomial(program, mode, zdot, expectation, progress, backend, budg
     meter = Meter(as_budget(budget), program)
     plan = degree_plan(program)
     meter.check_degree_plan(plan.node_degree)
+    if mode == "exact":
+        meter.check_moment_digits(plan.node_degree)
     n_atoms = max(plan.n_atoms, 1)
     start = time.perf_counter()
     domain: Any = "float64" if mode == "float" else QQ

@@ -215,5 +215,5 @@ def test_huge_rationals_print_without_crashing():
     assert int(f6.q).bit_length() > 15000
     num, den = lim.to_dict()["outputs"]["f_6"]["value"].split("/")
     assert fmpz(num) == int(f6.p) and fmpz(den) == int(f6.q)
-    assert "f_6=" in repr(lim)
+    assert "f_6≈" in repr(lim) and len(repr(lim)) < 2000  # short approximations
     assert lim.stats["max_digits"] > 4300

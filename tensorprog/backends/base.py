@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from flint import fmpz
+
 _LOG10_2 = math.log10(2)
 
 
@@ -44,17 +46,40 @@ def digits_of_rational(p: int, q: int) -> int:
 
 
 class DoubleFactorials:
-    """(a − 1)!! for even a, cached: the Gaussian moments E[u^a] of a unit-variance u."""
+    """(a − 1)!! for even a: the Gaussian moments E[u^a] of a unit-variance u. Small ones are
+    cached in a table; large ones (a > TABLE) are computed directly as a!/(2^{a/2} (a/2)!) by
+    FLINT, so E[x^100000] does not hold every smaller double factorial (gigabytes)."""
+
+    TABLE = 2048
 
     def __init__(self) -> None:
         self._table = [1, 1]  # _table[a] = (a − 1)!!
+        self._big: dict[int, int] = {}
 
     def __call__(self, a: int) -> int:
+        a = int(a)
+        if a > self.TABLE:
+            hit = self._big.get(a)
+            if hit is None:
+                h = a // 2
+                hit = int(fmpz.fac_ui(a) // (fmpz.fac_ui(h) << h))
+                if len(self._big) > 64:
+                    self._big.clear()
+                self._big[a] = hit
+            return hit
         t = self._table
         while len(t) <= a:
             n = len(t)
             t.append(t[n - 2] * (n - 1))
         return t[a]
+
+
+def dfact_bits(a: int) -> int:
+    """An upper bound on the bits of (a − 1)!! (a even): log2 of a!/(2^{a/2}(a/2)!)."""
+    a = int(a)
+    if a <= 2:
+        return 1
+    return int((math.lgamma(a + 1) - math.lgamma(a // 2 + 1)) / math.log(2) - a // 2) + 2
 
 
 DFACT = DoubleFactorials()

@@ -25,12 +25,13 @@ from collections.abc import Callable
 from typing import Any
 
 import sympy as sp
-from flint import fmpq, fmpq_mpoly_ctx, fmpz, fmpz_mpoly_ctx
+from flint import fmpq, fmpq_mpoly_ctx, fmpz, fmpz_mat, fmpz_mpoly_ctx
 
-from .base import DFACT, PolyStats, digits_of_bits
+from .base import DFACT, PolyStats, dfact_bits, digits_of_bits
 from .domains import FLINT_QQ
 
 ONE = fmpz(1)
+ZERO_Z = fmpz(0)
 #: Pack products whose smaller factor has at least this many terms (below, the sparse product
 #: is already fast and packing overhead would dominate).
 PACK_MIN_TERMS = 12
@@ -41,12 +42,37 @@ PACK_MAX_BOX = 1 << 62
 class QPoly:
     """``N / d``: an ``fmpz_mpoly`` numerator and a positive ``fmpz`` denominator."""
 
-    __slots__ = ("N", "d", "R")
+    __slots__ = ("N", "d", "R", "_aff", "_deg", "_row", "_col")
 
     def __init__(self, R: FlintBackend, N: Any, d: fmpz = ONE) -> None:
         self.R = R
         self.N = N
         self.d = d
+        self._aff: tuple[fmpz, dict[int, fmpz]] | None = None
+        self._deg: int | None = None
+        self._row: Any = None  # dense 1×n fmpz_mat of the linear coefficients
+        self._col: Any = None  # (scale version, n×1 fmpz_mat of coefficient × scaled pivot)
+
+    def degree(self) -> int:
+        """Total degree (cached; -1 for zero)."""
+        if self._deg is None:
+            self._deg = int(self.N.total_degree())
+        return self._deg
+
+    def affine(self) -> tuple[fmpz, dict[int, fmpz]]:
+        """(constant, {k: coefficient of u_k}) of an affine numerator, computed once: a Z is
+        paired with many others (ZHat covariances), and reading FLINT's exponent tuples costs
+        O(terms × variables) each time."""
+        if self._aff is None:
+            const, lin = fmpz(0), {}
+            for m, c in zip(self.N.monoms(), self.N.coeffs()):
+                k = next((i for i, e in enumerate(m) if e), None)
+                if k is None:
+                    const = c
+                else:
+                    lin[k] = c
+            self._aff = (const, lin)
+        return self._aff
 
     # -------------------------------------------------------------- arithmetic
     def _lift(self, o: Any) -> QPoly:
@@ -145,6 +171,11 @@ class FlintBackend:
         # size, plus FFT scratch; beyond this many MB the sparse heap product is used instead.
         self.dense_mb = dense_mb
         self.pivots: dict[int, fmpq] = {}
+        # Pivots over one common denominator D: d_k = _s[k] / D (for dense affine inner
+        # products); _version changes whenever D does.
+        self._D = ONE
+        self._s = [fmpz(0)] * self.n
+        self._version = 0
         self._tables: dict[tuple[int, int], list[fmpz]] = {}
         self.counts = {"packed": 0, "sparse": 0, "correlations": 0}
 
@@ -171,12 +202,13 @@ class FlintBackend:
         den = ONE
         for c in coefs.values():
             den = den.lcm(c.q)
-        terms = {}
-        for k, c in coefs.items():
-            e = [0] * self.n
-            e[k] = 1
-            terms[tuple(e)] = c.p * (den // c.q)
-        return QPoly(self, self.ctx.from_dict(terms), den)
+        # Pairwise sums of c_k u_k: FLINT parses an n-variable exponent tuple per term in
+        # from_dict, O(n) each; adding monomials is ~7x faster for long forms.
+        parts = [self._gens[k] * (c.p * (den // c.q)) for k, c in coefs.items()]
+        while len(parts) > 1:
+            parts = [parts[i] + parts[i + 1] if i + 1 < len(parts) else parts[i]
+                     for i in range(0, len(parts), 2)]  # fmt: skip
+        return QPoly(self, parts[0], den)
 
     def scale(self, p: QPoly, c: fmpq) -> QPoly:
         c = fmpq(c)
@@ -191,12 +223,20 @@ class FlintBackend:
         return QPoly(self, p.N * num if num != 1 else p.N, pd * den)
 
     def set_pivot(self, k: int, d: fmpq) -> None:
-        self.pivots[k] = fmpq(d)
+        d = fmpq(d)
+        self.pivots[k] = d
+        if d.q != 1 and self._D % d.q != 0:
+            self._D = self._D.lcm(d.q)
+            self._version += 1
+            for j, pj in self.pivots.items():
+                self._s[j] = pj.p * (self._D // pj.q)
+        else:
+            self._s[k] = d.p * (self._D // d.q)
 
     # -------------------------------------------------------------- products
     def mul(self, p: QPoly, q: QPoly) -> QPoly:
-        if p.N.is_constant() or q.N.is_constant():
-            if p.N.is_constant():
+        if (p.degree() <= 0) or (q.degree() <= 0):
+            if (p.degree() <= 0):
                 p, q = q, p
             c = q.N.coefficient(0) if len(q.N) else fmpz(0)
             return self.scale(p, fmpq(c, q.d))
@@ -275,9 +315,12 @@ class FlintBackend:
         hit = self._tables.get(key)
         if hit is None:
             num, den = piv.p, piv.q
-            T = [fmpz(0)] * (2 * half + 1)
-            for a in range(0, 2 * half + 1, 2):
-                T[a] = DFACT(a) * num ** (a // 2) * den ** (half - a // 2)
+            if self.guard is not None:
+                # The largest weight, (top−1)!! num^{half} (or den^{half}), before any is formed.
+                bits = dfact_bits(2 * half) + half * max(int(num).bit_length(),
+                                                         int(den).bit_length())
+                self.guard(1, bits, 0, bits)
+            T = _Moments(num, den, half)
             hit = (T, den**half)
             if den == 1:
                 # The table does not depend on ``top``: one growing table per innovation.
@@ -302,8 +345,11 @@ class FlintBackend:
         N = p.N
         if N.is_zero():
             return fmpq(0)
-        tabs, den = self._tables_for(_degs(N))
+        degs = _degs(N)
+        tabs, den = self._tables_for(degs)
         live = [k for k, T in enumerate(tabs) if T is not None]
+        if self.guard is not None and max(degs, default=0) > DFACT.TABLE:
+            self._guard_weights(N, tabs, live)
         acc = fmpz(0)
         # T[0] is the common denominator's share of u_k, so exponent 0 is not free unless 1.
         unit = [k for k in live if tabs[k][0] == 1]
@@ -326,13 +372,29 @@ class FlintBackend:
                     acc += w
         return fmpq(acc, p.d * den)
 
+    def _guard_weights(self, N: Any, tabs: list, live: list[int]) -> None:
+        """Pre-flight check of the large moment weights an expectation will form: how many
+        distinct high exponents, and the size of the largest (a polynomial of degree 10⁶ with
+        a thousand terms needs a thousand weights of millions of digits)."""
+        monoms = N.monoms()
+        count, bits = 0, 0
+        for k in live:
+            T = tabs[k]
+            exps = {m[k] for m in monoms if m[k] > DFACT.TABLE and not m[k] & 1}
+            if exps:
+                count += len(exps)
+                nb = max(int(T.num).bit_length(), int(T.den).bit_length())
+                bits = max(bits, dfact_bits(max(exps)) + T.half * nb)
+        if count:
+            self.guard(count, bits, 0, bits)
+
     def inner(self, p: QPoly, q: QPoly) -> fmpq:
         """E[p q]."""
         if p.N.is_zero() or q.N.is_zero():
             return fmpq(0)
-        if p.N.is_constant() or q.N.is_constant():
+        if (p.degree() <= 0) or (q.degree() <= 0):
             return self.expect(self.mul(p, q))
-        if int(p.N.total_degree()) <= 1 and int(q.N.total_degree()) <= 1:
+        if p.degree() <= 1 and q.degree() <= 1:
             return self._inner_affine(p, q)
         if self.kronecker != "never" and min(len(p), len(q)) >= PACK_MIN_TERMS:
             out = self._inner_correlate(p, q)
@@ -342,28 +404,48 @@ class FlintBackend:
 
     def _inner_affine(self, p: QPoly, q: QPoly) -> fmpq:
         """E[(p0 + Σ p_k u_k)(q0 + Σ q_k u_k)] = p0 q0 + Σ_k p_k q_k d_k."""
-        n = self.n
-        pc = dict(zip(p.N.monoms(), p.N.coeffs()))
-        zero = (0,) * n
+        p0, pl = p.affine()
+        q0, ql = q.affine()
+        if 8 * min(len(pl), len(ql)) >= self.n:
+            # Dense enough: one C-level dot product over all innovations (a linear program
+            # pairs every Z with every earlier one; the dict loop made that O(n³) in Python).
+            acc = p0 * q0 * self._D + (self._dense_row(p) * self._dense_col(q))[0, 0]
+            return fmpq(acc, p.d * q.d * self._D)
+        if len(ql) < len(pl):
+            pl, ql = ql, pl
         acc_terms = []
         lden = ONE
-        for m, c in zip(q.N.monoms(), q.N.coeffs()):
-            if m == zero:
+        pivots = self.pivots
+        for k, pk in pl.items():
+            qk = ql.get(k)
+            if qk is None:
                 continue
-            pk = pc.get(m)
-            if pk is None:
-                continue
-            piv = self.pivots[m.index(1)]
+            piv = pivots[k]
             if piv:
-                acc_terms.append((pk * c, piv))
-                lden = lden.lcm(piv.q)
-        acc = fmpz(0)
-        p0 = pc.get(zero)
-        if p0 is not None:
-            acc = p0 * q.N[zero] * lden
+                acc_terms.append((pk * qk, piv))
+                if piv.q != 1:
+                    lden = lden.lcm(piv.q)
+        acc = p0 * q0 * lden
         for prod_, piv in acc_terms:
-            acc += prod_ * piv.p * (lden // piv.q)
+            acc += prod_ * piv.p * (lden // piv.q) if piv.q != 1 else prod_ * piv.p * lden
         return fmpq(acc, p.d * q.d * lden)
+
+    def _dense_row(self, p: QPoly) -> Any:
+        if p._row is None:
+            v = [ZERO_Z] * self.n
+            for k, c in p.affine()[1].items():
+                v[k] = c
+            p._row = fmpz_mat(1, self.n, v)
+        return p._row
+
+    def _dense_col(self, p: QPoly) -> Any:
+        if p._col is None or p._col[0] != self._version:
+            v = [ZERO_Z] * self.n
+            s = self._s
+            for k, c in p.affine()[1].items():
+                v[k] = c * s[k]
+            p._col = (self._version, fmpz_mat(self.n, 1, v))
+        return p._col[1]
 
     def _inner_correlate(self, p: QPoly, q: QPoly) -> fmpq | None:
         """E[p q] = Σ_a p_a c_a with c_a = Σ_b q_b E[u^{a+b}], the correlation computed as one
@@ -497,6 +579,31 @@ def _even_packed(live: list[int], strides: list[int], radix: list[int]):
     for k in live:
         idx = [i + a * strides[k] for i in idx for a in range(0, radix[k], 2)]
     return idx
+
+
+class _Moments:
+    """The integer moment weights T[a] = (a−1)!! num^{a/2} den^{half−a/2} (a even, a ≤ 2 half;
+    0 for odd a) of one innovation, computed on first use: an expectation of a few high powers
+    needs a few weights, not the whole table."""
+
+    def __init__(self, num: fmpz, den: fmpz, half: int) -> None:
+        self.num, self.den, self.half = num, den, half
+        self._cache: dict[int, fmpz] = {}
+
+    def __len__(self) -> int:
+        return 2 * self.half + 1
+
+    def __getitem__(self, a: int) -> fmpz:
+        if a & 1 or a < 0 or a > 2 * self.half:
+            return fmpz(0)
+        w = self._cache.get(a)
+        if w is None:
+            w = DFACT(a) * self.num ** (a // 2) * self.den ** (self.half - a // 2)
+            self._cache[a] = w
+        return w
+
+    def __iter__(self):
+        return (self[a] for a in range(len(self)))
 
 
 def estimate_product(p: QPoly, q: QPoly) -> tuple[int, int, int]:

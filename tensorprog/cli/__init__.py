@@ -9,7 +9,12 @@ import os
 import pkgutil
 import sys
 
-from ..errors import NonPolynomialError, TensorProgError
+from ..budget import deadline
+from ..errors import BudgetExceeded, NonPolynomialError, TensorProgError
+
+_BUDGET_FLAGS = {"seconds": "--max-seconds", "memory_mb": "--max-memory-mb",
+                 "max_digits": "--max-digits", "max_terms": "--max-terms",
+                 "max_degree": "--max-degree"}  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +44,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         try:
-            return int(args.func(args) or 0)
+            # --max-seconds bounds the whole command (building programs included), not only
+            # the derivation inside it.
+            with deadline(getattr(args, "max_seconds", None)):
+                return int(args.func(args) or 0)
         except NonPolynomialError as e:
             if getattr(args, "mode", None) == "exact":
                 e.hint = "run with --mode numeric (numeric expectations with error bars) or " \
@@ -47,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
             print(e.format(), file=sys.stderr)
             return 1
         except TensorProgError as e:
+            field = getattr(e, "field", None)
+            if isinstance(e, BudgetExceeded) and field in _BUDGET_FLAGS:
+                e.hint = f"raise {_BUDGET_FLAGS[field]} or use --mode float (float64 " \
+                    "coefficients: cost set by the number of terms, not digits)"
             print(e.format(), file=sys.stderr)
             return 1
         finally:

@@ -8,7 +8,9 @@ from fractions import Fraction
 import sympy as sp
 
 from ..errors import TensorProgError
+from ._budget import add_budget_options, budget_from_args
 from ._output import exact_text, number_items, print_json
+from ._progress import add_progress_options, progress_from_args
 
 
 def parse_rational(text: str) -> sp.Rational:
@@ -44,14 +46,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weight-var", default="1", help="W_std^2 (default 1), e.g. 2")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--latex", action="store_true", help="LaTeX matrices")
+    add_budget_options(p)
+    add_progress_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..kernels import mlp_kernels
 
+    if args.depth < 1:
+        raise TensorProgError(f"--depth must be at least 1, got {args.depth}")
     xs = parse_inputs(args.inputs)
-    k = mlp_kernels(xs, args.depth, args.activation, weight_var=parse_rational(args.weight_var))
+    bar = progress_from_args(args)
+    try:
+        k = mlp_kernels(xs, args.depth, args.activation,
+                        weight_var=parse_rational(args.weight_var),
+                        budget=budget_from_args(args), progress=bar)  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         print_json({
             "inputs": [[exact_text(v) for v in r] for r in xs],

@@ -22,6 +22,7 @@ Neural Networks", arXiv:2011.14522):
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import sympy as sp
@@ -265,7 +266,7 @@ def _core(p: ABCParametrization) -> dict[str, object]:
     L = p.depth
     r = r_exponent(p)
     rl = r_layers(p)
-    feat = tuple(min(rl[: l + 1]) for l in range(L))
+    feat = tuple(itertools.accumulate(rl, min))  # min(r_1..r_l): running, not O(L²)
     upd = 2 * p.a_(L + 1) + p.c
     ini = p.a_(L + 1) + p.b_(L + 1) + r
     violations = stability_violations(p)
