@@ -4,6 +4,7 @@ paths against the plain sympy-ring route, each case in a fresh process.
     python benchmarks/bench_exact.py                  # the full table (~25 minutes)
     python benchmarks/bench_exact.py --quick          # small cases only (~1 minute)
     python benchmarks/bench_exact.py --scaling        # linear fast path: time vs steps / depth
+    python benchmarks/bench_exact.py --chain          # exact linear chain h = W @ (h + x)
     python benchmarks/bench_exact.py --only d1-exact-f5 d1-float-f10
 
 Columns: case, mode, steps, seconds (derive_limit only, program construction excluded; best of
@@ -11,7 +12,7 @@ up to 5 runs for sub-second cases), peak
 RSS of the worker process, largest polynomial (terms) and largest number (decimal digits), and
 the plain routes on the same case in the same run, capped (">X"), with the speed-up over each:
 "literal" = sympy expressions multiplied out by sympy.expand with Isserlis expectations (the
-issue's "plain sympy + Isserlis route", backend="expand"), "ring" = sympy's sparse polynomial
+textbook "plain sympy + Isserlis route", backend="expand"), "ring" = sympy's sparse polynomial
 rings with Isserlis (the core engine's original algebra, backend="plain"). Exact results are
 compared with the plain routes' whenever they finish ("same").
 """
@@ -225,10 +226,45 @@ def scaling(threads: int, cap: float) -> None:
               f"program nodes ~ n^{fit(xs, ns):.2f}\n", flush=True)
 
 
+CHAIN_WORKER = """
+import json, resource, sys, time
+from tensorprog import derive_limit, parse
+n = int(sys.argv[1])
+lines = ["vector x ~ N(0, 1)", "matrix W ~ N(0, 1/n)", "h0 = x"]
+for i in range(1, n + 1):
+    lines += [f"a{i} = h{i - 1} + x", f"h{i} = W @ a{i}"]
+p = parse("\\n".join(lines + [f"m = mean(h{n} * x)", f"v = mean(h{n}^2)", "output m, v"]))
+t = time.perf_counter()
+L = derive_limit(p)
+print(json.dumps({"seconds": time.perf_counter() - t, "nodes": len(p.nodes),
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "m": L.text("m"), "v": L.text("v"), "backend": L.backend}))
+"""
+
+
+def chain(cap: float) -> None:
+    """Exact mode on N statements a_i = h_{i-1} + x; h_i = W @ a_i with one W: every Z affine,
+    one Gaussian family of N atoms. By hand: the Ẑ^{W a_i} are uncorrelated with x, so
+    E[h_N x] = 0, and E[h_N^2] = E[a_N^2] = E[h_{N-1}^2] + 1 (h_{N-1} ⟂ x for N ≥ 2; h_0 = x
+    gives E[a_1^2] = 4), so E[h_N^2] = N + 3."""
+    print(f"{'N':>5} {'nodes':>7} {'seconds':>8} {'peak MB':>8}  m  v (hand: N + 3)")
+    for n in (50, 100, 200, 300):
+        try:
+            out = subprocess.run([sys.executable, "-c", CHAIN_WORKER, str(n)], cwd=ROOT,
+                                 capture_output=True, text=True, timeout=cap, check=True)
+        except subprocess.TimeoutExpired:
+            print(f"{n:>5} {'':>7} {'>' + str(int(cap)):>8}")
+            continue
+        r = json.loads(out.stdout)
+        print(f"{n:>5} {r['nodes']:>7} {r['seconds']:8.2f} {r['rss_mb']:8.0f}  {r['m']}  "
+              f"{r['v']} ({'ok' if r['v'] == str(n + 3) else 'MISMATCH'})", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small cases only")
     ap.add_argument("--scaling", action="store_true", help="linear fast path scaling")
+    ap.add_argument("--chain", action="store_true", help="exact linear chain h = W @ (h + x)")
     ap.add_argument("--only", nargs="*", help="case names")
     ap.add_argument("--cap", type=float, default=900.0, help="seconds per fast case")
     ap.add_argument("--plain-cap", type=float, default=300.0, help="seconds for the plain route")
@@ -249,6 +285,9 @@ def main(argv: list[str] | None = None) -> None:
           f"{args.threads}; {time.strftime('%Y-%m-%d %H:%M')}")
     if args.scaling:
         scaling(args.threads, args.cap)
+        return
+    if args.chain:
+        chain(args.cap)
         return
     cases = [c for c in CASES if (not args.quick or c.name in QUICK)
              and (not args.only or c.name in args.only)]

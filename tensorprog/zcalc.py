@@ -781,19 +781,6 @@ class Limit(LimitResult):
         }
 
 
-def _validate(program: Program) -> None:
-    """program.validate(), skipped when this very program (same node objects, edges and
-    outputs) was validated before: re-validating a 80k-node program costs seconds, and every
-    node is already validated when it is added."""
-    program.require_bound()
-    nodes = program.nodes
-    fingerprint = (tuple(map(id, nodes)), program.graph.number_of_edges(), tuple(program.outputs))
-    if getattr(program, "_tp_validated", None) == fingerprint:
-        return
-    program.validate()
-    program._tp_validated = fingerprint
-
-
 def derive_limit(
     program: Program,
     *,
@@ -888,7 +875,8 @@ def _derive_polynomial(program, mode, zdot, expectation, progress, backend, budg
                        *, symbolic: bool = True) -> Limit:  # fmt: skip
     """derive_limit for modes "exact" and "float"; ``symbolic=False`` raises _Symbolic instead
     of widening an exact derivation to sympy's EX domain."""
-    _validate(program)
+    program.require_bound()
+    program.validate()  # O(nodes) when nothing was edited since add() checked each node
     meter = Meter(as_budget(budget), program)
     plan = degree_plan(program)
     meter.check_degree_plan(plan.node_degree)

@@ -138,7 +138,7 @@ def test_program_error_exit_code(tmp_path, capsys) -> None:
 
 def test_missing_file(capsys) -> None:
     code, _, err = run(capsys, "derive", "no/such/file.tp")
-    assert code == 1 and "cannot read 'no/such/file.tp'" in err
+    assert code == 1 and "cannot read program 'no/such/file.tp'" in err
 
 
 def test_usage_errors_exit_2(capsys) -> None:

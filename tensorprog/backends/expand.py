@@ -1,7 +1,7 @@
 """The literal backend: sympy expressions multiplied out with ``sympy.expand``.
 
-This is the textbook route the issue measured (sympy expand + Isserlis: 203 s for f₅ of the
-depth-1 μP x² network) and the benchmarks' baseline; it shares nothing with the ring-based
+This is the textbook route (sympy expand + Isserlis; minutes for f₅ of the depth-1 μP x²
+network) and the benchmarks' baseline; it shares nothing with the ring-based
 backends but the engine, so agreement with them is a real cross-check. Too slow for real use.
 """
 
