@@ -1,7 +1,8 @@
 """Feature learning at finite width against the infinite-width limit (Chen et al.,
-arXiv:2503.09565, Fig. 1, Table 1): per parametrization and width, the feature change ‖h_T − h_0‖²/‖h_0‖² of each
-hidden layer and λ_min of the final feature Gram (1/n) H_Tᵀ H_T over the probes, mean ± standard
-error over seeds, next to the exact limit from tensorprog.features.feature_limit.
+arXiv:2503.09565, Fig. 1, Table 1): per parametrization and width, the feature change
+‖h_T − h_0‖²/‖h_0‖² of each hidden layer and λ_min of the final feature Gram (1/n) H_Tᵀ H_T
+over the probes, mean ± standard error over seeds, next to the exact limit from
+tensorprog.feature_limit.
 
     python benchmarks/feature_learning.py                       # ~30 s, writes the figure
     python benchmarks/feature_learning.py --widths 128 512 2048 --seeds 8 --out /tmp/f.png
