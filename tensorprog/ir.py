@@ -34,7 +34,9 @@ from .errors import ProgramError, SourceLoc
 from .functions import FUNCTIONS, SYMPY_HEADS
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RESERVED = frozenset(FUNCTIONS) | {"mean", "output", "scalar", "vector", "matrix", "N", "n", "T"}
+RESERVED = frozenset(FUNCTIONS) | {
+    "mean", "output", "scalar", "vector", "matrix", "param", "input", "N", "n", "T"
+}
 
 
 def sym(name: str) -> sp.Symbol:
@@ -386,9 +388,11 @@ class Program:
         role: str = "vector",
         lr=1,
         loc: SourceLoc | None = None,
+        cov: dict[str, object] | None = None,
     ) -> sp.Symbol:
-        """A trainable initial vector (coordinates ~ N(0, var)); see :class:`Param`."""
-        v = self.vector(name, var, loc=loc)
+        """A trainable initial vector (coordinates ~ N(0, var), covariances ``cov`` with earlier
+        initial vectors as in :meth:`vector`); see :class:`Param`."""
+        v = self.vector(name, var, cov, loc=loc)
         self._add_param(name, role, lr, loc)
         return v
 
