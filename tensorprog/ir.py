@@ -31,6 +31,7 @@ import networkx as nx
 import sympy as sp
 
 from .errors import ProgramError, SourceLoc
+from .expr import walk
 from .functions import FUNCTIONS, SYMPY_HEADS
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -613,7 +614,7 @@ _ALLOWED_CORE = (sp.Add, sp.Mul, sp.Pow, sp.Symbol, sp.Number, sp.NumberSymbol)
 
 
 def _check_heads(expr: sp.Expr, name: str, loc: SourceLoc | None) -> None:
-    for sub in sp.preorder_traversal(expr):
+    for sub in walk(expr):
         if isinstance(sub, _ALLOWED_CORE) or sub.func in SYMPY_HEADS:
             continue
         if isinstance(sub, (sp.Max, sp.Min)):

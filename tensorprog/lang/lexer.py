@@ -42,10 +42,14 @@ class Source:
         self.filename = filename
         # split on "\n" only: the lexer counts lines the same way
         self.lines = [ln.rstrip("\r") for ln in text.split("\n")]
+        self._shown: dict[int, str] = {}  # one shared copy of each line a location refers to
 
     def loc(self, line: int, col: int) -> SourceLoc:
-        line_text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return SourceLoc(self.filename, line, col, line_text.expandtabs(1))
+        shown = self._shown.get(line)
+        if shown is None:
+            raw = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+            shown = self._shown[line] = raw.expandtabs(1)
+        return SourceLoc(self.filename, line, col, shown)
 
     def at(self, tok: Token) -> SourceLoc:
         return self.loc(tok.line, tok.col)
