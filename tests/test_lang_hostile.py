@@ -232,3 +232,11 @@ def test_error_at_column_a_million_is_short() -> None:
     assert len(msg) < 600, len(msg)
     source, caret = msg.splitlines()[1:3]
     assert source[caret.index("^")] == "$"
+
+
+@pytest.mark.parametrize("where", ["y = x + {}\n", "{} = 1\n", "output {}\n"])
+def test_huge_names_are_refused_without_echo(where: str) -> None:
+    text = "vector x ~ N(0, 1)\n" + where.format("a" * 1_000_000)
+    with pytest.raises(ParseError, match="too long") as info:
+        parse(text)
+    assert len(info.value.format()) < 600

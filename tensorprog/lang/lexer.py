@@ -15,6 +15,7 @@ NAME, NUMBER, OP, NEWLINE, EOF = "NAME", "NUMBER", "OP", "NEWLINE", "EOF"
 # Longest first, so that "**" wins over "*".
 _OPERATORS = ("**", "+", "-", "*", "/", "^", "@", ".", "(", ")", "[", "]", ",", "=", "~")
 _CLOSING = {")": "(", "]": "["}
+MAX_NAME = 256  # characters of a name
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,12 @@ def tokenize(src: Source) -> list[Token]:
         if _is_name_start(c):
             while i < n and _is_name_char(text[i]):
                 i += 1
+            if i - start > MAX_NAME:  # messages quote names: keep them readable
+                raise ParseError(
+                    f"a name of {i - start} characters is too long",
+                    loc=src.loc(line, col),
+                    hint=f"names have at most {MAX_NAME} characters",
+                )
             toks.append(Token(NAME, text[start:i], line, col))
         elif _is_digit(c) or (c == "." and i + 1 < n and _is_digit(text[i + 1])):
             i = _scan_number(text, i)
