@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from tensorprog.errors import ParseError, ProgramError, SourceLoc, TensorProgError
+from tensorprog.errors import (
+    CONTEXT_WIDTH,
+    ParseError,
+    ProgramError,
+    SourceLoc,
+    TensorProgError,
+    clip_line,
+)
 from tensorprog.ir import Program
 from tensorprog.lang import load, parse, parse_expression
 
@@ -426,8 +433,10 @@ def test_error(text, etype, line, col, message, hint) -> None:
     out = e.format().splitlines()
     assert out[0].startswith(f"bad.tp:{line}:{col}: ")
     source_line = text.split("\n")[line - 1].replace("\t", " ")
-    assert out[1] == "    " + source_line
-    assert out[2] == "    " + " " * (col - 1) + "^"
+    shown, caret = clip_line(source_line, col)  # long lines show a window around col
+    assert shown == source_line or len(source_line) > CONTEXT_WIDTH
+    assert out[1] == "    " + shown
+    assert out[2] == "    " + " " * caret + "^"
 
 
 def test_redefinition_message_names_the_first_place() -> None:
