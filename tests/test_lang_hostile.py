@@ -240,3 +240,28 @@ def test_huge_names_are_refused_without_echo(where: str) -> None:
     with pytest.raises(ParseError, match="too long") as info:
         parse(text)
     assert len(info.value.format()) < 600
+
+
+_ATOMS = [x, sym("y"), sp.Integer(2), sp.Rational(-1, 3), sp.Float(0.25), x + 1, 2 * x,
+          x**2, sp.tanh(x), -x, x * sym("y"), sp.Float(-1.5) * x]  # fmt: skip
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from(_ATOMS), min_size=2, max_size=8))
+def test_chains_equal_the_left_fold(terms: list[sp.Expr]) -> None:
+    """A chain a + b + c (a * b * c) is the same expression as Python's left-to-right
+    (a + b) + c: folded pairwise when short, and for a long float-free sum one sympy Add, which
+    flattens nested Adds and collects like terms (checked here with over 256 terms)."""
+    for op in ("+", "*"):
+        left = terms[0]
+        for t in terms[1:]:
+            left = left + t if op == "+" else left * t
+        text = f" {op} ".join(f"({t})".replace("**", "^") for t in terms)
+        assert parse_expression(text) == left
+    exact = [t for t in terms if not t.has(sp.Float)]
+    exact = exact * (260 // max(len(exact), 1) + 1)
+    if exact:
+        left = exact[0]
+        for t in exact[1:]:
+            left = left + t
+        assert parse_expression(" + ".join(f"({t})".replace("**", "^") for t in exact)) == left

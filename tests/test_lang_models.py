@@ -261,3 +261,39 @@ def test_random_models_round_trip(p: Program) -> None:
     assert q == p, text
     assert q.params == p.params and q.inputs == p.inputs
     assert to_tp(q) == text
+
+
+@st.composite
+def inline_sources(draw) -> str:
+    """Random `.tp` text whose assignments use @, W.T @ (...) and mean(...) inside expressions."""
+    lines = ["param vector U ~ N(0, 1) role=input", "param matrix W ~ N(0, 1/n)",
+             "matrix V ~ N(0, 2/n)", "input xi", "h0 = xi * U"]  # fmt: skip
+    vectors = ["U", "h0"]
+    for k in range(1, draw(st.integers(1, 5)) + 1):
+        def vterm() -> str:
+            v = draw(st.sampled_from(vectors))
+            m = draw(st.sampled_from(["W", "V", "W.T", "V.T"]))
+            return draw(st.sampled_from([
+                f"{m} @ {v}", f"{m} @ ({v}^2)", f"{m} @ ({m} @ {v})", f"xi * {v}",
+                f"{v} * mean({v}^2)", f"({m} @ {v}) * 2",
+            ]))  # fmt: skip
+        terms = [vterm() for _ in range(draw(st.integers(1, 3)))]
+        lines.append(f"h{k} = " + " + ".join(terms))
+        vectors.append(f"h{k}")
+    lines.append(f"f = mean(U * {vectors[-1]}) + mean({vectors[-1]}^2)")
+    lines.append("output f")
+    return "\n".join(lines) + "\n"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(inline_sources())
+def test_inline_products_round_trip(text: str) -> None:
+    """parse(print(p)) == p for programs with generated intermediate names; every generated
+    node is a MatMul, Nonlin or Moment with a location on its own line of the source."""
+    p = parse(text, filename="inline.tp")
+    assert parse(to_tp(p), filename="inline.tp") == p
+    for node in p.nodes:
+        if node.name.startswith("_"):
+            assert isinstance(node, (MatMul, Nonlin, Moment)) and node.loc is not None
+            target = node.name.split("_")[1]
+            assert text.splitlines()[node.loc.line - 1].startswith(f"{target} = ")

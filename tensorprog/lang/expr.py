@@ -44,6 +44,7 @@ MAX_ROOT = 1_000  # denominator q of a rational exponent p/q applied to a number
 MAX_FUNC_BITS = 4_000  # ~1200 digits
 MAX_FUNC_ARG = 1e300  # magnitude of a symbol-free, non-literal function argument
 DOUBLE_MAX = 1.7976931348623157e308
+FOLD_LIMIT = 256  # longer chains of + - (* /) are folded by one sympy call
 DOUBLE_MIN = 2.2250738585072014e-308  # smallest normal double
 
 
@@ -562,13 +563,22 @@ class Lowering:
             )
 
     def _chain(self, node: Chain, args: list[sp.Expr]) -> sp.Expr:
-        """``a + b - c`` as one sympy Add (the same expression as folding left to right: Add
-        flattens nested Adds); ``a * b / c`` as one Mul of a, b and c^-1."""
+        """``a + b - c`` and ``a * b / c``: Python's left-to-right fold, one operation at a
+        time, for chains of up to FOLD_LIMIT operands (so text and the Python API build the
+        same expression). Longer chains are one sympy Add (Mul) call: pairwise folding costs
+        quadratic time. For sums without floats that is the same expression (Add flattens
+        nested Adds and collects like terms); otherwise the same value, with floats possibly
+        summed in another order and a number times a sum not distributed."""
         ops = [tok for tok, _ in node.rest]
         if node.kind == "add":
             terms = [args[0]]
             for tok, a in zip(ops, args[1:]):
                 terms.append(self._guard(lambda x: -x, tok, a) if tok.text == "-" else a)
+            if len(terms) <= FOLD_LIMIT and any(t.has(sp.Float) for t in terms):
+                out = terms[0]
+                for tok, t in zip(ops, terms[1:]):
+                    out = self._guard(lambda x, y: x + y, tok, out, t)
+                return out
             return self._guard(lambda *t: sp.Add(*t), ops[0], *terms)
         factors = [args[0]]
         for tok, a in zip(ops, args[1:]):
@@ -578,9 +588,9 @@ class Lowering:
                 a = self._guard(lambda x: sp.Pow(x, -1), tok, a)
             factors.append(a)
         bits = sum(max((_bits(r) for r in f.atoms(sp.Rational)), default=0) for f in factors)
-        if bits <= MAX_BITS:
+        if bits <= MAX_BITS and len(factors) > FOLD_LIMIT:
             return self._guard(lambda *f: sp.Mul(*f), ops[0], *factors)
-        out = factors[0]  # huge numbers: one product at a time, each checked for size
+        out = factors[0]  # one product at a time (each checked for size)
         for tok, f in zip(ops, factors[1:]):
             out = self._guard(lambda x, y: x * y, tok, out, f)
         return out
