@@ -133,7 +133,13 @@ def _print_pow(e: sp.Expr) -> tuple[str, int]:
 
 def expr_to_tp(e: sp.Expr) -> str:
     """`.tp` text of a sympy expression over ``ir.sym`` symbols."""
-    return _print(sp.Integer(e) if isinstance(e, int) else e)[0]
+    try:
+        return _print(sp.Integer(e) if isinstance(e, int) else e)[0]
+    except RecursionError:  # only hand-built trees far deeper than the parser accepts
+        raise ProgramError(
+            "cannot write this expression in .tp text: it is nested too deeply",
+            hint="split it into several nodes (the parser accepts 100 levels)",
+        ) from None
 
 
 def show(e: sp.Expr, limit: int = 60) -> str:
