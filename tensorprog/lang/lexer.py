@@ -14,6 +14,7 @@ NAME, NUMBER, OP, NEWLINE, EOF = "NAME", "NUMBER", "OP", "NEWLINE", "EOF"
 
 # Longest first, so that "**" wins over "*".
 _OPERATORS = ("**", "+", "-", "*", "/", "^", "@", ".", "(", ")", "[", "]", ",", "=", "~")
+_SINGLE = frozenset(o for o in _OPERATORS if len(o) == 1)
 _CLOSING = {")": "(", "]": "["}
 MAX_NAME = 256  # characters of a name
 
@@ -104,7 +105,7 @@ def tokenize(src: Source) -> list[Token]:
             i = _scan_number(text, i)
             toks.append(Token(NUMBER, text[start:i], line, col))
         else:
-            op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
+            op = "**" if text.startswith("**", i) else (c if c in _SINGLE else None)
             if op is None:
                 raise ParseError(
                     f"unexpected character {c!r}",
