@@ -19,6 +19,21 @@ class SourceLoc:
         return f"{self.file}:{self.line}:{self.col}"
 
 
+CONTEXT_WIDTH = 120  # characters of a source line shown under an error
+
+
+def clip_line(text: str, col: int, width: int = CONTEXT_WIDTH) -> tuple[str, int]:
+    """The part of a source line to show around 1-based column ``col`` (at most ``width``
+    characters plus "..." marks where it was cut) and the caret's 0-based offset in it: an
+    error at column 10^6 of a 1 MB line shows 120 characters, not the whole line."""
+    if len(text) <= width:
+        return text, col - 1
+    start = max(0, min(col - 1 - width // 2, len(text) - width))
+    head = "..." if start > 0 else ""
+    tail = "..." if start + width < len(text) else ""
+    return head + text[start : start + width] + tail, col - 1 - start + len(head)
+
+
 class TensorProgError(Exception):
     """Base class of all errors tensorprog raises on purpose.
 
@@ -49,7 +64,8 @@ class TensorProgError(Exception):
             where = f"node '{self.node}': "
         out = f"{where}{self.kind}: {self.message}"
         if self.loc is not None and self.loc.line_text:
-            out += f"\n    {self.loc.line_text}\n    {' ' * (self.loc.col - 1)}^"
+            text, caret = clip_line(self.loc.line_text, self.loc.col)
+            out += f"\n    {text}\n    {' ' * caret}^"
         if self.hint:
             out += f"\n  hint: {self.hint}"
         return out

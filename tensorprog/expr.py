@@ -8,7 +8,7 @@ memo so that shared subtrees are evaluated once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import sympy as sp
@@ -53,32 +53,59 @@ def fold(expr: sp.Expr, algebra: Algebra, memo: dict | None = None) -> Any:
     return _fold(expr, algebra, memo)
 
 
-def _fold(e: sp.Expr, alg: Algebra, memo: dict) -> Any:
-    hit = memo.get(e)
-    if hit is not None:
-        return hit
-    if alg.is_leafish(e):
-        out = alg.constant(e)
-    elif e.is_Symbol:
-        out = alg.symbol(e)
-    elif e.is_Add:
-        terms = [_fold(a, alg, memo) for a in e.args]
+def _fold(root: sp.Expr, alg: Algebra, memo: dict) -> Any:
+    """Post-order over an explicit stack: the depth of ``root`` costs heap, not Python stack."""
+    stack: list[tuple[sp.Expr, bool]] = [(root, False)]
+    while stack:
+        e, ready = stack.pop()
+        if ready:
+            memo[e] = _apply(e, alg, memo)
+        elif e in memo:
+            continue
+        elif alg.is_leafish(e):
+            memo[e] = alg.constant(e)
+        elif e.is_Symbol:
+            memo[e] = alg.symbol(e)
+        else:
+            stack.append((e, True))
+            kids = (e.base,) if e.is_Pow else e.args
+            stack.extend((a, False) for a in reversed(kids) if a not in memo)
+    return memo[root]
+
+
+def _apply(e: sp.Expr, alg: Algebra, memo: dict) -> Any:
+    """``e`` (not a leaf) from the folded values of its operands."""
+    if e.is_Add:
+        terms = [memo[a] for a in e.args]
         out = terms[0]
         for t in terms[1:]:
             out = alg.add(out, t)
-    elif e.is_Mul:
-        factors = [_fold(a, alg, memo) for a in e.args]
+        return out
+    if e.is_Mul:
+        factors = [memo[a] for a in e.args]
         out = factors[0]
         for f in factors[1:]:
             out = alg.mul(out, f)
-    elif e.is_Pow:
-        out = alg.power(_fold(e.base, alg, memo), e.exp, e)
-    elif e.func in SYMPY_HEADS:
-        out = alg.function(SYMPY_HEADS[e.func], [_fold(a, alg, memo) for a in e.args], e)
-    else:
-        out = alg.other(e, [_fold(a, alg, memo) for a in e.args])
-    memo[e] = out
-    return out
+        return out
+    if e.is_Pow:
+        return alg.power(memo[e.base], e.exp, e)
+    if e.func in SYMPY_HEADS:
+        return alg.function(SYMPY_HEADS[e.func], [memo[a] for a in e.args], e)
+    return alg.other(e, [memo[a] for a in e.args])
+
+
+def walk(expr: sp.Expr) -> Iterator[sp.Expr]:
+    """Every distinct subtree of ``expr`` (pre-order), with an explicit stack: unlike
+    ``sympy.preorder_traversal`` it does not recurse on depth."""
+    seen: set[sp.Expr] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        yield e
+        stack.extend(reversed(e.args))
 
 
 def substitute(expr: sp.Expr, values: dict[sp.Symbol, Any]) -> sp.Expr:

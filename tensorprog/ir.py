@@ -31,10 +31,13 @@ import networkx as nx
 import sympy as sp
 
 from .errors import ProgramError, SourceLoc
+from .expr import walk
 from .functions import FUNCTIONS, SYMPY_HEADS
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RESERVED = frozenset(FUNCTIONS) | {"mean", "output", "scalar", "vector", "matrix", "N", "n", "T"}
+RESERVED = frozenset(FUNCTIONS) | {
+    "mean", "output", "scalar", "vector", "matrix", "param", "input", "N", "n", "T"
+}
 
 
 def sym(name: str) -> sp.Symbol:
@@ -386,9 +389,11 @@ class Program:
         role: str = "vector",
         lr=1,
         loc: SourceLoc | None = None,
+        cov: dict[str, object] | None = None,
     ) -> sp.Symbol:
-        """A trainable initial vector (coordinates ~ N(0, var)); see :class:`Param`."""
-        v = self.vector(name, var, loc=loc)
+        """A trainable initial vector (coordinates ~ N(0, var), covariances ``cov`` with earlier
+        initial vectors as in :meth:`vector`); see :class:`Param`."""
+        v = self.vector(name, var, cov, loc=loc)
         self._add_param(name, role, lr, loc)
         return v
 
@@ -609,7 +614,7 @@ _ALLOWED_CORE = (sp.Add, sp.Mul, sp.Pow, sp.Symbol, sp.Number, sp.NumberSymbol)
 
 
 def _check_heads(expr: sp.Expr, name: str, loc: SourceLoc | None) -> None:
-    for sub in sp.preorder_traversal(expr):
+    for sub in walk(expr):
         if isinstance(sub, _ALLOWED_CORE) or sub.func in SYMPY_HEADS:
             continue
         if isinstance(sub, (sp.Max, sp.Min)):

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from tensorprog.errors import ParseError, ProgramError, SourceLoc, TensorProgError
+from tensorprog.errors import (
+    CONTEXT_WIDTH,
+    ParseError,
+    ProgramError,
+    SourceLoc,
+    TensorProgError,
+    clip_line,
+)
 from tensorprog.ir import Program
 from tensorprog.lang import load, parse, parse_expression
 
@@ -35,11 +42,11 @@ CASES = [
     ("missing-tilde", "vector x N(0, 1)\n", ParseError, 1, 10, "expected '~'", "N(0, 1)"),
     ("bad-attr", VW + "h = W.X @ x\n", ParseError, 3, 7, "expected 'T'", "transpose"),
     (
-        "too-deep",
-        "x = " + "(" * 80 + "1" + ")" * 80 + "\n",
+        "too-deep",  # 101 nested tanh: the outermost one is the 101st level, one too many
+        V + "y = " + "tanh(" * 101 + "x" + ")" * 101 + "\n",
         ParseError,
-        1,
-        66,
+        2,
+        5,
         "nested too deeply",
         "split",
     ),  # fmt: skip
@@ -61,23 +68,107 @@ CASES = [
         "tanh",
     ),  # fmt: skip
     (
-        "mean-inside",
-        V + "m = 1 + mean(x)\n",
-        ParseError,
-        2,
-        9,
-        "whole right-hand side",
-        "m = mean",
+        "mean-of-matmul-of-scalar",
+        VWS + "m = 1 + mean(W @ s)\n",
+        ProgramError,
+        4,
+        18,
+        "needs a vector, but 's' is a scalar",
+        "'*'",
     ),  # fmt: skip
     (
-        "matmul-inside",
+        "scaled-matrix",  # Python's precedence: 2 * W @ x is (2 * W) @ x
         VW + "h = 2 * W @ x + 1\n",
-        ParseError,
+        ProgramError,
+        3,
+        5,
+        "left side of '@' must be the name of a matrix",
+        "c * (W @ x)",
+    ),  # fmt: skip
+    (
+        "matmul-of-scalar-expression",
+        VWS + "h = x + W @ (s + 1)\n",
+        ProgramError,
+        4,
+        14,
+        "needs a vector, but this operand is a scalar",
+        "'*'",
+    ),  # fmt: skip
+    (
+        "vector-at-vector",
+        VW + "h = W @ x @ x\n",
+        ProgramError,
         3,
         11,
-        "whole right-hand side",
-        "own line",
+        "the left side is a matrix product (a vector)",
+        "W @ (V @ x)",
     ),  # fmt: skip
+    (
+        "matrix-in-function",
+        VW + "h = tanh(W) @ x\n",
+        ProgramError,
+        3,
+        5,
+        "left side of '@' must be the name of a matrix",
+        "W @ x",
+    ),  # fmt: skip
+    (
+        "matrix-inside-function-arg",
+        VW + "h = W @ tanh(W)\n",
+        ProgramError,
+        3,
+        14,
+        "matrix 'W' used inside an expression",
+        "W @ x",
+    ),  # fmt: skip
+    (
+        "tiny-float",
+        "y = 1e-999\n",
+        ParseError,
+        1,
+        5,
+        "below the range",
+        "10^-999",
+    ),  # fmt: skip
+    ("param-bad-kind", "param scalar s = 1\n", ParseError, 1, 7, "'vector' or 'matrix'", None),
+    (
+        "param-bad-role",
+        "param vector b ~ N(0, 1) role=biass\n",
+        ProgramError,
+        1,
+        31,
+        "unknown parameter role 'biass'",
+        "'bias'",
+    ),  # fmt: skip
+    (
+        "param-matrix-role",
+        "param matrix W ~ N(0, 1/n) role=bias\n",
+        ProgramError,
+        1,
+        33,
+        "role 'hidden'",
+        "drop role",
+    ),  # fmt: skip
+    (
+        "param-bad-attr",
+        "param vector b ~ N(0, 1) rate=2\n",
+        ParseError,
+        1,
+        26,
+        "unknown parameter attribute 'rate'",
+        "lr=",
+    ),  # fmt: skip
+    (
+        "param-lr-name",
+        "scalar s = 1\nparam vector b ~ N(0, 1) lr=s\n",
+        ProgramError,
+        2,
+        29,
+        "must be a number",
+        "lr=1/2",
+    ),  # fmt: skip
+    ("input-twice", "input a, a\n", ProgramError, 1, 10, "listed twice", None),
+    ("input-reserved", "input n\n", ProgramError, 1, 7, "'n' is reserved", "rename"),
     ("transpose-inside", VW + "h = W.T\n", ParseError, 3, 6, "'.T' is only allowed", "W.T @ x"),
     ("matrix-literal-in-expr", "y = [[1]]\n", ParseError, 1, 5, "matrix literal", "vector a, b"),
     # ---- names: unknown, use before definition (incl. a cycle), redefinition, reserved
@@ -172,22 +263,13 @@ CASES = [
         "one matrix at a time",
     ),  # fmt: skip
     (
-        "matmul-expression",
-        VW + "h = W @ (x + 1)\n",
-        ProgramError,
-        3,
-        10,
-        "name of a vector",
-        "h = W @ v",
-    ),  # fmt: skip
-    (
-        "matmul-chain",
+        "matmul-chain",  # (W @ W) @ x: a matrix times a matrix
         VW + "h = W @ W @ x\n",
         ProgramError,
         3,
-        7,
-        "one matrix product",
-        "g = W @ x",
+        9,
+        "'W' is a matrix",
+        "one matrix at a time",
     ),  # fmt: skip
     (
         "matrix-in-expression",
@@ -351,8 +433,10 @@ def test_error(text, etype, line, col, message, hint) -> None:
     out = e.format().splitlines()
     assert out[0].startswith(f"bad.tp:{line}:{col}: ")
     source_line = text.split("\n")[line - 1].replace("\t", " ")
-    assert out[1] == "    " + source_line
-    assert out[2] == "    " + " " * (col - 1) + "^"
+    shown, caret = clip_line(source_line, col)  # long lines show a window around col
+    assert shown == source_line or len(source_line) > CONTEXT_WIDTH
+    assert out[1] == "    " + shown
+    assert out[2] == "    " + " " * caret + "^"
 
 
 def test_redefinition_message_names_the_first_place() -> None:

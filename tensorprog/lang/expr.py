@@ -1,17 +1,23 @@
-"""Expressions of the `.tp` language: a precedence-climbing parser to a small AST, and the
+"""Expressions of the `.tp` language: an operator-precedence parser to a small AST, and the
 lowering of that AST to sympy through a whitelist (never sympify/eval on user text).
 
-Precedence, loosest first::
+Precedence, loosest first (Python's)::
 
     + -            binary, left-associative
-    * / @          binary, left-associative (@ only as a whole right-hand side: W @ x)
+    * / @          binary, left-associative (W @ x: an initial matrix times a vector)
     - +            unary
     ^ **           binary, right-associative; the exponent may start with a unary minus
     .T             postfix transpose (only as W.T @ x)
 
-so ``-x^2`` is ``-(x^2)``, ``2^-1`` is ``1/2`` and ``a/b*c`` is ``(a/b)*c``.
-"""
+so ``-x^2`` is ``-(x^2)``, ``2^-1`` is ``1/2``, ``a/b*c`` is ``(a/b)*c`` and ``2 * W @ x`` is
+``(2*W) @ x`` (an error: write ``2 * (W @ x)``).
 
+Both the parser and the lowering use explicit stacks, never Python recursion, so a sum of
+100 000 terms or thousands of redundant parentheses are fine. A chain of ``+``/``-`` (or of
+``*``/``/``) at one level becomes one n-ary node, folded by one sympy ``Add`` (``Mul``) call.
+What is limited is the depth of the *resulting* expression tree (``MAX_DEPTH``), because sympy
+itself walks trees recursively.
+"""
 from __future__ import annotations
 
 import math
@@ -27,9 +33,10 @@ from .lexer import EOF, NAME, NEWLINE, NUMBER, OP, Source, Token
 
 # ---------------------------------------------------------------------------- limits
 # Guards against inputs that would make sympy compute for a very long time (2^10^10) or
-# Python recurse too deep (((((...))))). Generous for any real program.
-MAX_DEPTH = 60  # nesting of parentheses / unary operators / exponents
-MAX_DIGITS = 100_000  # digits of an integer literal
+# recurse too deep (sympy walks expression trees recursively). Generous for any real program.
+MAX_DEPTH = 100  # depth of an expression tree after simplification (sympy's own walkers
+#                  fail near 150 levels; redundant parentheses and flat sums do not count)
+MAX_DIGITS = 100_000  # digits of a number literal
 MAX_BITS = 400_000  # size of any exact number an operator may produce
 MAX_ROOT = 1_000  # denominator q of a rational exponent p/q applied to a number
 # sympy's evaluation of functions and roots of exact numbers (perfect-power tests, sign
@@ -37,6 +44,8 @@ MAX_ROOT = 1_000  # denominator q of a rational exponent p/q applied to a number
 MAX_FUNC_BITS = 4_000  # ~1200 digits
 MAX_FUNC_ARG = 1e300  # magnitude of a symbol-free, non-literal function argument
 DOUBLE_MAX = 1.7976931348623157e308
+FOLD_LIMIT = 256  # longer chains of + - (* /) are folded by one sympy call
+DOUBLE_MIN = 2.2250738585072014e-308  # smallest normal double
 
 
 # ---------------------------------------------------------------------------- AST
@@ -68,10 +77,23 @@ class Unary:
 
 @dataclass(frozen=True)
 class Binary:
+    """``^`` (right-associative) and ``@`` (matrix product)."""
+
     op: str
     left: Node
     right: Node
     tok: Token  # the operator
+
+
+@dataclass(eq=False)
+class Chain:
+    """``first op1 x1 op2 x2 ...`` with all ops of one level: kind "add" (+ -) or "mul" (* /).
+    ``sealed``: the chain is a parenthesized group (later operators do not extend it)."""
+
+    kind: str
+    first: Node
+    rest: list[tuple[Token, Node]]
+    sealed: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,31 +109,93 @@ class MatrixLit:
     tok: Token  # the outer '['
 
 
-Node = Num | Name | Call | Unary | Binary | Transpose | MatrixLit
+Node = Num | Name | Call | Unary | Binary | Chain | Transpose | MatrixLit
 
-# operator -> (precedence, right-associative)
-BINARY = {
-    "+": (10, False),
-    "-": (10, False),
-    "*": (20, False),
-    "/": (20, False),
-    "@": (20, False),
-    "^": (40, True),
-    "**": (40, True),
-}
+# operator -> precedence
+BINARY = {"+": 10, "-": 10, "*": 20, "/": 20, "@": 20, "^": 40, "**": 40}
+RIGHT_ASSOC = ("^", "**")
 UNARY_PREC = 30
+_CHAIN_KIND = {"+": "add", "-": "add", "*": "mul", "/": "mul"}
 
 
 def first_token(node: Node) -> Token:
     """The leftmost token of ``node`` (where a caret for the whole node should point)."""
-    while isinstance(node, (Binary, Transpose)):
-        node = node.left if isinstance(node, Binary) else node.operand
+    while isinstance(node, (Binary, Transpose, Chain)):
+        if isinstance(node, Binary):
+            node = node.left
+        elif isinstance(node, Chain):
+            node = node.first
+        else:
+            node = node.operand
     return node.tok
+
+
+def children(node: Node) -> list[Node]:
+    """Sub-expressions of ``node``, left to right."""
+    if isinstance(node, Chain):
+        return [node.first] + [n for _, n in node.rest]
+    if isinstance(node, Binary):
+        return [node.left, node.right]
+    if isinstance(node, (Unary, Transpose)):
+        return [node.operand]
+    if isinstance(node, Call):
+        return [node.arg]
+    if isinstance(node, MatrixLit):
+        return [e for row in node.rows for e in row]
+    return []
+
+
+class _Group:
+    """An open parenthesis or function call while parsing: its operand and operator stacks."""
+
+    __slots__ = ("open", "func", "out", "ops")
+
+    def __init__(self, open_tok: Token | None, func: Token | None) -> None:
+        self.open = open_tok
+        self.func = func
+        self.out: list[Node] = []
+        self.ops: list[tuple[str, Token]] = []  # ("u", tok) unary prefix or (op, tok) binary
+
+    def apply(self, op: str, tok: Token) -> None:
+        if op == "u":
+            operand = self.out.pop()
+            self.out.append(operand if tok.text == "+" else Unary("-", operand, tok))
+            return
+        right = self.out.pop()
+        left = self.out.pop()
+        kind = _CHAIN_KIND.get(op)
+        if kind is None:
+            self.out.append(Binary("^" if op == "**" else op, left, right, tok))
+        elif isinstance(left, Chain) and left.kind == kind and not left.sealed:
+            left.rest.append((tok, right))  # left-associative: (a + b) + c = a + b + c
+            self.out.append(left)
+        else:
+            self.out.append(Chain(kind, left, [(tok, right)]))
+
+    def push_binary(self, tok: Token) -> None:
+        prec = BINARY[tok.text]
+        right = tok.text in RIGHT_ASSOC
+        while self.ops:
+            op, otok = self.ops[-1]
+            oprec = UNARY_PREC if op == "u" else BINARY[op]
+            if oprec > prec or (oprec == prec and not right):
+                self.ops.pop()
+                self.apply(op, otok)
+            else:
+                break
+        self.ops.append((tok.text, tok))
+
+    def finish(self) -> Node:
+        while self.ops:
+            op, tok = self.ops.pop()
+            self.apply(op, tok)
+        (node,) = self.out
+        return node
 
 
 # ---------------------------------------------------------------------------- token stream
 class Stream:
-    """Tokens with one-token lookahead and error helpers."""
+    """Tokens with lookahead and error helpers."""
 
     def __init__(self, src: Source, toks: list[Token]) -> None:
         self.src = src
@@ -157,37 +241,88 @@ class Stream:
         )
 
     # ------------------------------------------------------------------ expressions
-    def expression(self, min_prec: int = 0, depth: int = 0) -> Node:
-        """Precedence climbing over BINARY; operands via ``unary``."""
-        if depth > MAX_DEPTH:
-            raise self.error(
-                "expression is nested too deeply",
-                self.peek(),
-                hint=f"split it into several assignments (at most {MAX_DEPTH} levels)",
-            )
-        left = self.unary(depth)
+    def expression(self, allow_matrix: bool = True) -> Node:
+        """One expression, by operator precedence over explicit stacks (one per open
+        parenthesis): nesting costs heap, not Python stack."""
+        groups = [_Group(None, None)]
         while True:
+            g = groups[-1]
+            # ---- an operand: unary prefixes, then a primary
             tok = self.peek()
-            if tok.kind != OP or tok.text not in BINARY:
-                return left
-            prec, right_assoc = BINARY[tok.text]
-            if prec < min_prec:
-                return left
-            self.next()
-            right = self.expression(prec if right_assoc else prec + 1, depth + 1)
-            left = Binary("^" if tok.text == "**" else tok.text, left, right, tok)
+            if tok.kind == OP and tok.text in ("-", "+"):
+                self.next()
+                g.ops.append(("u", tok))
+                continue
+            if tok.kind == NUMBER:
+                self.next()
+                node: Node = Num(number(tok, self.src), tok)
+            elif tok.kind == NAME:
+                self.next()
+                if self.at_op("("):
+                    opener = self.next()
+                    if self.at_op(")"):
+                        raise self.error(
+                            f"{tok.text}() needs an argument", self.peek(), hint=f"{tok.text}(x)"
+                        )
+                    groups.append(_Group(opener, tok))
+                    continue
+                node = Name(tok.text, tok)
+            elif tok.kind == OP and tok.text == "(":
+                opener = self.next()
+                if self.at_op(")"):
+                    raise self.error(
+                        "empty parentheses", self.peek(), hint="put an expression inside"
+                    )
+                groups.append(_Group(opener, None))
+                continue
+            elif tok.kind == OP and tok.text == "[":
+                if not allow_matrix:
+                    raise self.error(
+                        "a matrix literal cannot appear inside a matrix literal",
+                        tok,
+                        hint="write a covariance matrix as [[1, 1/2], [1/2, 1]]",
+                    )
+                node = self.matrix_literal()
+            elif tok.kind in (NEWLINE, EOF):
+                raise self.error(
+                    "the expression is incomplete", tok, hint="add an operand after the operator"
+                )
+            else:
+                raise self.error(
+                    f"expected a number, a name or '(', found {tok}",
+                    tok,
+                    hint="check for a missing operand or a stray symbol",
+                )
+            # ---- after an operand: postfix .T, closing parentheses, a binary operator or the end
+            while True:
+                node = self.postfix(node)
+                groups[-1].out.append(node)
+                tok = self.peek()
+                if tok.kind == OP and tok.text in BINARY:
+                    self.next()
+                    groups[-1].push_binary(tok)
+                    break
+                if len(groups) == 1:
+                    return groups[0].finish()
+                g = groups.pop()
+                if g.func is not None and tok.kind == OP and tok.text == ",":
+                    raise self.error(
+                        f"{g.func.text}(...) takes one argument",
+                        tok,
+                        hint="all functions are coordinatewise functions of one argument",
+                    )
+                if g.func is not None:
+                    self.expect_op(")", f"to close {g.func.text}(")
+                else:
+                    self.expect_op(")", "to close '('")
+                node = g.finish()
+                if g.func is not None:
+                    node = Call(g.func.text, node, g.func)
+                elif isinstance(node, Chain):
+                    node.sealed = True
 
-    def unary(self, depth: int) -> Node:
-        tok = self.peek()
-        if tok.kind == OP and tok.text in ("-", "+"):
-            self.next()
-            operand = self.expression(UNARY_PREC, depth + 1)
-            return operand if tok.text == "+" else Unary("-", operand, tok)
-        return self.postfix(depth)
-
-    def postfix(self, depth: int) -> Node:
-        node = self.primary(depth)
-        if self.at_op("."):
+    def postfix(self, node: Node) -> Node:
+        while self.at_op("."):
             dot = self.next()
             t = self.peek()
             if not (t.kind == NAME and t.text == "T"):
@@ -200,49 +335,7 @@ class Stream:
             node = Transpose(node, dot)
         return node
 
-    def primary(self, depth: int) -> Node:
-        tok = self.peek()
-        if tok.kind == NUMBER:
-            self.next()
-            return Num(number(tok, self.src), tok)
-        if tok.kind == NAME:
-            self.next()
-            if self.at_op("("):
-                self.next()
-                if self.at_op(")"):
-                    raise self.error(
-                        f"{tok.text}() needs an argument", self.peek(), hint=f"{tok.text}(x)"
-                    )
-                arg = self.expression(0, depth + 1)
-                if self.at_op(","):
-                    raise self.error(
-                        f"{tok.text}(...) takes one argument",
-                        self.peek(),
-                        hint="all functions are coordinatewise functions of one argument",
-                    )
-                self.expect_op(")", f"to close {tok.text}(")
-                return Call(tok.text, arg, tok)
-            return Name(tok.text, tok)
-        if tok.kind == OP and tok.text == "(":
-            self.next()
-            if self.at_op(")"):
-                raise self.error("empty parentheses", self.peek(), hint="put an expression inside")
-            inner = self.expression(0, depth + 1)
-            self.expect_op(")", "to close '('")
-            return inner
-        if tok.kind == OP and tok.text == "[":
-            return self.matrix_literal(depth)
-        if tok.kind in (NEWLINE, EOF):
-            raise self.error(
-                "the expression is incomplete", tok, hint="add an operand after the operator"
-            )
-        raise self.error(
-            f"expected a number, a name or '(', found {tok}",
-            tok,
-            hint="check for a missing operand or a stray symbol",
-        )
-
-    def matrix_literal(self, depth: int) -> MatrixLit:
+    def matrix_literal(self) -> MatrixLit:
         """``[[a, b], [c, d]]`` (only meaningful as a covariance matrix)."""
         outer = self.expect_op("[", "to start a matrix")
         rows: list[tuple[Node, ...]] = []
@@ -251,10 +344,10 @@ class Stream:
             row_tok = self.expect_op(
                 "[", "to start a matrix row", hint="write a matrix as [[1, 1/2], [1/2, 1]]"
             )
-            row = [self.expression(0, depth + 1)]
+            row = [self.expression(allow_matrix=False)]
             while self.at_op(","):
                 self.next()
-                row.append(self.expression(0, depth + 1))
+                row.append(self.expression(allow_matrix=False))
             self.expect_op("]", "to end the matrix row")
             rows.append(tuple(row))
             row_toks.append(row_tok)
@@ -266,24 +359,40 @@ class Stream:
 
 def number(tok: Token, src: Source) -> sp.Expr:
     """A literal: integers stay exact (sympy Integer); a literal with '.' or an exponent is an
-    IEEE double (sympy Float), which makes every result computed from it inexact."""
+    IEEE double (sympy Float), which makes every result computed from it inexact. A decimal
+    literal must be 0 or a normal double: 1e999 overflows and 1e-999 would silently become 0,
+    so both are refused (write 10^-999 for the exact number)."""
     text = tok.text
-    if any(c in text for c in ".eE"):
-        value = float(text)
-        if not math.isfinite(value):
-            raise ParseError(
-                f"{text} is out of the range of double-precision numbers",
-                loc=src.at(tok),
-                hint="decimal literals are doubles; write large exact numbers as integers",
-            )
-        return sp.Float(value)
     if len(text) > MAX_DIGITS:
         raise ParseError(
-            f"integer literal with {len(text)} digits is too long",
+            f"number literal with {len(text)} characters is too long",
             loc=src.at(tok),
             hint=f"at most {MAX_DIGITS} digits",
         )
+    if any(c in text for c in ".eE"):
+        value = float(text)
+        if not math.isfinite(value) or abs(value) > DOUBLE_MAX:
+            raise ParseError(
+                f"{_clip(text)} is out of the range of double-precision numbers",
+                loc=src.at(tok),
+                hint="decimal literals are doubles; write large exact numbers as integers "
+                "or powers, e.g. 10^999",
+            )
+        mantissa = text.split("e")[0].split("E")[0]
+        if abs(value) < DOUBLE_MIN and any(c in "123456789" for c in mantissa):
+            raise ParseError(
+                f"{_clip(text)} is below the range of double-precision numbers (it would "
+                "become 0 or lose its precision)",
+                loc=src.at(tok),
+                hint="decimal literals are doubles; write tiny exact numbers as powers, "
+                "e.g. 10^-999",
+            )
+        return sp.Float(value)
     return sp.Integer(int(gmpy2.mpz(text)))  # gmpy2: no CPython 4300-digit str->int limit
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 # ---------------------------------------------------------------------------- lowering
@@ -292,32 +401,72 @@ Resolver = Callable[[Name], sp.Expr]
 
 class Lowering:
     """Turns an expression AST into sympy. ``resolve`` maps a Name to its symbol (or raises);
-    every operator is applied through guards that name the operator's position on failure."""
+    every operator is applied through guards that name the operator's position on failure.
 
-    def __init__(self, src: Source, resolve: Resolver) -> None:
+    ``matmul(node, right)`` and ``moment(node, arg)`` (optional hooks) turn an inline ``W @ v``
+    and ``mean(e)`` into a symbol (the statement parser adds program nodes for them); without
+    them these forms are refused. ``check_matmul(node)`` runs before the operand of ``@`` is
+    lowered. The walk is a post-order over an explicit stack (no recursion on depth), and the
+    depth of every intermediate sympy result is bounded by MAX_DEPTH.
+    """
+
+    def __init__(
+        self,
+        src: Source,
+        resolve: Resolver,
+        *,
+        matmul: Callable[[Binary, sp.Expr], sp.Expr] | None = None,
+        moment: Callable[[Call, sp.Expr], sp.Expr] | None = None,
+        check_matmul: Callable[[Binary], None] | None = None,
+    ) -> None:
         self.src = src
         self.resolve = resolve
+        self.matmul = matmul
+        self.moment = moment
+        self.check_matmul = check_matmul
+        self._depth: dict[int, tuple[sp.Expr, int]] = {}
 
     def error(self, message: str, tok: Token, hint: str | None = None) -> ParseError:
         return ParseError(message, loc=self.src.at(tok), hint=hint)
 
-    def __call__(self, node: Node) -> sp.Expr:
-        if isinstance(node, Num):
-            return node.value
-        if isinstance(node, Name):
-            return self.resolve(node)
-        if isinstance(node, Unary):
-            return self._guard(lambda a: -a, node.tok, self(node.operand))
-        if isinstance(node, Call):
-            return self._call(node)
-        if isinstance(node, Binary):
-            if node.op == "@":
+    def __call__(self, root: Node) -> sp.Expr:
+        done: dict[int, tuple[sp.Expr, bool]] = {}  # id(node) -> (value, inexact)
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if not ready:
+                kids = self._operands(node)
+                if kids:
+                    stack.append((node, True))
+                    stack.extend((k, False) for k in reversed(kids))
+                    continue
+            vals = [done.pop(id(k)) for k in _lowered_first(node)]
+            value = self._apply(node, [v for v, _ in vals])
+            inexact = any(f for _, f in vals) or (
+                isinstance(node, Num) and isinstance(node.value, sp.Float)
+            )
+            if _makes_node(node):  # the new node's own expression carries the float
+                inexact = False
+            if inexact and not value.has(sp.Float):
+                # 0.0*1 = 0 in sympy: keep the mark that a float entered the computation
+                value = sp.Float(value) if value.is_Number else sp.Float(1.0) * value
+            self._check_depth(value, node)
+            done[id(node)] = (value, inexact)
+        return done[id(root)][0]
+
+    # ------------------------------------------------------------------ structure
+    def _operands(self, node: Node) -> list[Node]:
+        """The sub-expressions lowered before ``node`` (validating what must come first)."""
+        if isinstance(node, Binary) and node.op == "@":
+            if self.matmul is None:
                 raise self.error(
-                    "a matrix product must be a whole right-hand side",
+                    "a matrix product is not allowed here",
                     node.tok,
-                    hint="write it on its own line, e.g. 'h = W @ x', then use h",
+                    hint="matrix products belong to program statements, e.g. 'h = W @ x'",
                 )
-            return self._binary(node)
+            if self.check_matmul is not None:
+                self.check_matmul(node)
+            return [node.right]
         if isinstance(node, Transpose):
             raise self.error(
                 "'.T' is only allowed in a matrix product",
@@ -330,23 +479,59 @@ class Lowering:
                 node.tok,
                 hint="vector a, b ~ N(0, [[1, 1/2], [1/2, 1]])",
             )
+        if isinstance(node, Call):
+            self._check_function(node)
+        return children(node)
+
+    def _check_depth(self, value: sp.Expr, node: Node) -> None:
+        d = _tree_depth(value, self._depth)
+        if d > MAX_DEPTH:
+            tok = node.tok if not isinstance(node, Chain) else node.rest[0][0]
+            raise self.error(
+                f"expression is nested too deeply (more than {MAX_DEPTH} levels)",
+                tok,
+                hint="split it into several assignments; flat sums, products and redundant "
+                "parentheses do not count",
+            )
+
+    def _apply(self, node: Node, args: list[sp.Expr]) -> sp.Expr:
+        if isinstance(node, Num):
+            return node.value
+        if isinstance(node, Name):
+            return self.resolve(node)
+        if isinstance(node, Unary):
+            return self._guard(lambda a: -a, node.tok, args[0])
+        if isinstance(node, Call):
+            return self._call(node, args[0])
+        if isinstance(node, Chain):
+            return self._chain(node, args)
+        if isinstance(node, Binary):
+            if node.op == "@":
+                return self.matmul(node, args[0])
+            return self._power(node, args[0], args[1])
         raise AssertionError(node)  # pragma: no cover
 
-    def _call(self, node: Call) -> sp.Expr:
+    # ------------------------------------------------------------------ operators
+    def _check_function(self, node: Call) -> None:
         if node.func == "mean":
-            raise self.error(
-                "mean(...) must be the whole right-hand side",
-                node.tok,
-                hint="define the scalar on its own line, e.g. 'm = mean(x^2)', then use m",
-            )
-        spec = FUNCTIONS.get(node.func)
-        if spec is None:
+            if self.moment is None:
+                raise self.error(
+                    "mean(...) is not allowed here",
+                    node.tok,
+                    hint="mean(...) belongs to program statements, e.g. 'm = mean(x^2)'",
+                )
+            return
+        if node.func not in FUNCTIONS:
             raise self.error(
                 f"unknown function '{node.func}'",
                 node.tok,
                 hint="the functions are " + ", ".join(sorted(FUNCTIONS)) + " and mean",
             )
-        arg = self(node.arg)
+
+    def _call(self, node: Call, arg: sp.Expr) -> sp.Expr:
+        if node.func == "mean":
+            return self.moment(node, arg)
+        spec = FUNCTIONS[node.func]
         self._check_size(arg, node.tok, f"{node.func}(...)")
         self._check_magnitude(arg, node.tok, f"{node.func}(...)")
         return self._guard(spec.sympy, node.tok, arg)
@@ -377,23 +562,42 @@ class Lowering:
                 hint=f"functions and roots take exact numbers of at most {MAX_FUNC_BITS} bits",
             )
 
-    def _binary(self, node: Binary) -> sp.Expr:
-        a, b = self(node.left), self(node.right)
-        op = node.op
-        if op == "+":
-            return self._guard(lambda x, y: x + y, node.tok, a, b)
-        if op == "-":
-            return self._guard(lambda x, y: x - y, node.tok, a, b)
-        if op == "*":
-            return self._guard(lambda x, y: x * y, node.tok, a, b)
-        if op == "/":
-            if b.is_zero:
-                raise self.error("division by zero", node.tok, hint="the divisor evaluates to 0")
-            return self._guard(lambda x, y: x / y, node.tok, a, b)
-        if op == "^":
-            self._check_power(a, b, node.tok)
-            return self._guard(lambda x, y: x**y, node.tok, a, b)
-        raise AssertionError(op)  # pragma: no cover
+    def _chain(self, node: Chain, args: list[sp.Expr]) -> sp.Expr:
+        """``a + b - c`` and ``a * b / c``: Python's left-to-right fold, one operation at a
+        time, for chains of up to FOLD_LIMIT operands (so text and the Python API build the
+        same expression). Longer chains are one sympy Add (Mul) call: pairwise folding costs
+        quadratic time. For sums without floats that is the same expression (Add flattens
+        nested Adds and collects like terms); otherwise the same value, with floats possibly
+        summed in another order and a number times a sum not distributed."""
+        ops = [tok for tok, _ in node.rest]
+        if node.kind == "add":
+            terms = [args[0]]
+            for tok, a in zip(ops, args[1:]):
+                terms.append(self._guard(lambda x: -x, tok, a) if tok.text == "-" else a)
+            if len(terms) <= FOLD_LIMIT and any(t.has(sp.Float) for t in terms):
+                out = terms[0]
+                for tok, t in zip(ops, terms[1:]):
+                    out = self._guard(lambda x, y: x + y, tok, out, t)
+                return out
+            return self._guard(lambda *t: sp.Add(*t), ops[0], *terms)
+        factors = [args[0]]
+        for tok, a in zip(ops, args[1:]):
+            if tok.text == "/":
+                if a.is_zero:
+                    raise self.error("division by zero", tok, hint="the divisor evaluates to 0")
+                a = self._guard(lambda x: sp.Pow(x, -1), tok, a)
+            factors.append(a)
+        bits = sum(max((_bits(r) for r in f.atoms(sp.Rational)), default=0) for f in factors)
+        if bits <= MAX_BITS and len(factors) > FOLD_LIMIT:
+            return self._guard(lambda *f: sp.Mul(*f), ops[0], *factors)
+        out = factors[0]  # one product at a time (each checked for size)
+        for tok, f in zip(ops, factors[1:]):
+            out = self._guard(lambda x, y: x * y, tok, out, f)
+        return out
+
+    def _power(self, node: Binary, a: sp.Expr, b: sp.Expr) -> sp.Expr:
+        self._check_power(a, b, node.tok)
+        return self._guard(lambda x, y: x**y, node.tok, a, b)
 
     def _check_power(self, base: sp.Expr, exp: sp.Expr, tok: Token) -> None:
         if not isinstance(exp, sp.Rational):
@@ -433,6 +637,37 @@ class Lowering:
             ) from None
         check_value(result, self.src, tok)
         return result
+
+
+def _lowered_first(node: Node) -> list[Node]:
+    return [node.right] if isinstance(node, Binary) and node.op == "@" else children(node)
+
+
+def _makes_node(node: Node) -> bool:
+    return (isinstance(node, Binary) and node.op == "@") or (
+        isinstance(node, Call) and node.func == "mean"
+    )
+
+
+def _tree_depth(e: sp.Expr, memo: dict[int, tuple[sp.Expr, int]]) -> int:
+    """Depth of a sympy tree (a leaf has depth 0), iteratively; ``memo`` maps id -> (expr,
+    depth) and keeps the expressions alive so that ids stay valid."""
+    hit = memo.get(id(e))
+    if hit is not None:
+        return hit[1]
+    stack = [(e, False)]
+    while stack:
+        x, ready = stack.pop()
+        if id(x) in memo:
+            continue
+        if not x.args:
+            memo[id(x)] = (x, 0)
+        elif ready:
+            memo[id(x)] = (x, 1 + max(memo[id(a)][1] for a in x.args))
+        else:
+            stack.append((x, True))
+            stack.extend((a, False) for a in x.args if id(a) not in memo)
+    return memo[id(e)][1]
 
 
 def _bits(r: sp.Rational) -> int:

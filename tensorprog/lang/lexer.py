@@ -14,7 +14,9 @@ NAME, NUMBER, OP, NEWLINE, EOF = "NAME", "NUMBER", "OP", "NEWLINE", "EOF"
 
 # Longest first, so that "**" wins over "*".
 _OPERATORS = ("**", "+", "-", "*", "/", "^", "@", ".", "(", ")", "[", "]", ",", "=", "~")
+_SINGLE = frozenset(o for o in _OPERATORS if len(o) == 1)
 _CLOSING = {")": "(", "]": "["}
+MAX_NAME = 256  # characters of a name
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,14 @@ class Source:
         self.filename = filename
         # split on "\n" only: the lexer counts lines the same way
         self.lines = [ln.rstrip("\r") for ln in text.split("\n")]
+        self._shown: dict[int, str] = {}  # one shared copy of each line a location refers to
 
     def loc(self, line: int, col: int) -> SourceLoc:
-        line_text = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
-        return SourceLoc(self.filename, line, col, line_text.expandtabs(1))
+        shown = self._shown.get(line)
+        if shown is None:
+            raw = self.lines[line - 1] if 0 < line <= len(self.lines) else ""
+            shown = self._shown[line] = raw.expandtabs(1)
+        return SourceLoc(self.filename, line, col, shown)
 
     def at(self, tok: Token) -> SourceLoc:
         return self.loc(tok.line, tok.col)
@@ -88,12 +94,18 @@ def tokenize(src: Source) -> list[Token]:
         if _is_name_start(c):
             while i < n and _is_name_char(text[i]):
                 i += 1
+            if i - start > MAX_NAME:  # messages quote names: keep them readable
+                raise ParseError(
+                    f"a name of {i - start} characters is too long",
+                    loc=src.loc(line, col),
+                    hint=f"names have at most {MAX_NAME} characters",
+                )
             toks.append(Token(NAME, text[start:i], line, col))
         elif _is_digit(c) or (c == "." and i + 1 < n and _is_digit(text[i + 1])):
             i = _scan_number(text, i)
             toks.append(Token(NUMBER, text[start:i], line, col))
         else:
-            op = next((o for o in _OPERATORS if text.startswith(o, i)), None)
+            op = "**" if text.startswith("**", i) else (c if c in _SINGLE else None)
             if op is None:
                 raise ParseError(
                     f"unexpected character {c!r}",

@@ -4,6 +4,12 @@ Each statement becomes one ``Program`` call with ``loc=`` pointing at the define
 errors the IR detects also show file:line:col. Names must be defined above their first use;
 this makes cycles impossible, and a forward reference is reported with the line that
 defines the name.
+
+A matrix product ``W @ v`` or a ``mean(e)`` inside a larger expression becomes an intermediate
+MatMul (Moment) node, and a non-name operand of ``@`` an intermediate Nonlin, named
+``_<target>_<k>`` (k = 1, 2, ... in evaluation order, skipping every name the file mentions),
+with the location of the sub-expression. A whole right-hand side ``h = W @ x`` or
+``m = mean(e)`` is one node named by the target, as always.
 """
 
 from __future__ import annotations
@@ -15,13 +21,24 @@ import sympy as sp
 
 from ..errors import ProgramError, TensorProgError
 from ..functions import FUNCTIONS
-from ..ir import RESERVED, InitVector, Program, init_covariance, sym
+from ..ir import PARAM_ROLES, RESERVED, InitVector, Program, init_covariance, sym
 from .covariance import psd_violation
-from .expr import Binary, Call, Lowering, MatrixLit, Name, Node, Stream, Transpose, first_token
+from .expr import (
+    Binary,
+    Call,
+    Chain,
+    Lowering,
+    MatrixLit,
+    Name,
+    Node,
+    Stream,
+    Transpose,
+    first_token,
+)
 from .lexer import EOF, NAME, NEWLINE, NUMBER, OP, Source, Token, tokenize
 from .printer import show
 
-KEYWORDS = ("scalar", "vector", "matrix", "output")
+KEYWORDS = ("scalar", "vector", "matrix", "output", "param", "input")
 WIDTH = sp.Symbol("n", positive=True)  # the width, only inside matrix variances
 
 
@@ -37,7 +54,11 @@ class ProgramParser:
         self.s = Stream(self.src, tokenize(self.src))
         self.p = Program(program_name(filename))
         self.defined_at = self._prescan()
+        self.mentioned = {t.text for t in self.s.toks if t.kind == NAME}
         self.target: str | None = None
+        self.target_tok: Token | None = None
+        self.root: Node | None = None  # the right-hand side being lowered
+        self._fresh = 0
 
     # ------------------------------------------------------------------ driver
     def parse(self) -> Program:
@@ -58,7 +79,9 @@ class ProgramParser:
         for i, tok in enumerate(toks):
             if start and tok.kind == NAME:
                 nxt = toks[i + 1]
-                if tok.text in ("scalar", "vector", "matrix") and nxt.kind == NAME:
+                if tok.text == "param" and nxt.kind == NAME and nxt.text in ("vector", "matrix"):
+                    continue  # 'vector'/'matrix' follows, at the start of the declaration
+                if tok.text in ("scalar", "vector", "matrix", "input") and nxt.kind == NAME:
                     j = i + 1
                     while toks[j].kind == NAME:
                         out.setdefault(toks[j].text, toks[j])
@@ -84,7 +107,7 @@ class ProgramParser:
                 f"did you mean '{close[0]}'?"
                 if close
                 else f"a statement is '{tok.text} = expression', or starts with scalar, "
-                "vector, matrix or output"
+                "vector, matrix, param, input or output"
             )
             raise s.error(f"expected '=' after '{tok.text}', found {nxt}", nxt, hint)
         else:
@@ -92,7 +115,7 @@ class ProgramParser:
                 f"a statement cannot start with {tok}",
                 tok,
                 hint="statements are 'name = expression' or start with scalar, vector, "
-                "matrix or output",
+                "matrix, param, input or output",
             )
 
     def end_of_statement(self) -> None:
@@ -135,7 +158,7 @@ class ProgramParser:
             return ProgramError(
                 f"'{name}' is a keyword and cannot be used as a value",
                 loc=loc,
-                hint="keywords: scalar, vector, matrix, output, mean, N, n, T",
+                hint="keywords: scalar, vector, matrix, param, input, output, mean, N, n, T",
             )
         if name in self.defined_at:
             line = self.defined_at[name].line
@@ -167,9 +190,6 @@ class ProgramParser:
                 )
             return sym(node.name)
         raise self.undefined(node.tok)
-
-    def lower(self, node: Node) -> sp.Expr:
-        return Lowering(self.src, self.resolve)(node)
 
     def constant(self, node: Node, what: str, hint: str) -> sp.Expr:
         """A number: ``node`` may use literals and functions but no names."""
@@ -254,7 +274,78 @@ class ProgramParser:
             )
         return t
 
-    def stmt_vector(self) -> None:
+    def stmt_param(self) -> None:
+        """``param vector U ~ N(0, 1) [role=R] [lr=c]`` or ``param matrix W ~ N(0, 1/n) [lr=c]``:
+        a trainable initial vector or matrix (see tensorprog.ir.Param)."""
+        s = self.s
+        s.next()
+        t = s.peek()
+        if t.kind == NAME and t.text == "vector":
+            self.stmt_vector(param=True)
+        elif t.kind == NAME and t.text == "matrix":
+            self.stmt_matrix(param=True)
+        else:
+            raise s.error(
+                f"expected 'vector' or 'matrix' after 'param', found {t}",
+                t,
+                hint="param vector U ~ N(0, 1)   or   param matrix W ~ N(0, 1/n)",
+            )
+
+    def _param_attrs(self, kind: str) -> tuple[str, sp.Expr]:
+        """``role=NAME`` and ``lr=number`` after a param declaration, each at most once, in
+        any order. Defaults: role "vector" for vectors ("hidden" for matrices), lr 1."""
+        s = self.s
+        example = (
+            "param vector b ~ N(0, 1) role=bias lr=1/2"
+            if kind == "vector"
+            else "param matrix W ~ N(0, 1/n) lr=1/2"
+        )
+        role, lr = ("vector" if kind == "vector" else "hidden"), sp.Integer(1)
+        seen: set[str] = set()
+        while s.at_name():
+            t = s.next()
+            if t.text not in ("role", "lr"):
+                raise s.error(
+                    f"unknown parameter attribute '{t.text}'", t, hint=f"attributes: role=..., "
+                    f"lr=...; e.g. {example}"
+                )
+            if t.text in seen:
+                raise s.error(f"'{t.text}' is given twice", t, hint="give each attribute once")
+            seen.add(t.text)
+            s.expect_op("=", f"after '{t.text}'", hint=example)
+            if t.text == "role":
+                r = s.expect_name("after 'role='", hint="roles: " + ", ".join(PARAM_ROLES))
+                if kind == "matrix" and r.text != "hidden":
+                    raise ProgramError(
+                        f"a trainable matrix has role 'hidden', not '{r.text}'",
+                        loc=self.at(r),
+                        hint="drop role=... (matrices are hidden weights)",
+                    )
+                if r.text not in PARAM_ROLES:
+                    close = difflib.get_close_matches(r.text, PARAM_ROLES, n=1)
+                    raise ProgramError(
+                        f"unknown parameter role '{r.text}'",
+                        loc=self.at(r),
+                        hint=(f"did you mean '{close[0]}'? " if close else "")
+                        + "roles: "
+                        + ", ".join(PARAM_ROLES),
+                    )
+                role = r.text
+            else:
+                node = s.expression(allow_matrix=False)
+                lr = self.constant(
+                    node, "a learning-rate multiplier", hint="e.g. lr=1/2 (a number)"
+                )
+        return role, lr
+
+    def stmt_input(self) -> None:
+        """``input xi1, xi2``: per-example input scalars, bound in this order."""
+        s = self.s
+        s.next()
+        for t in self._names("input", "input xi1, xi2"):
+            self.p.input(t.text, loc=self.at(t))
+
+    def stmt_vector(self, param: bool = False) -> None:
         s = self.s
         s.next()
         example = "vector x ~ N(0, 1)   or   vector a, b ~ N(0, [[1, 1/2], [1/2, 1]])"
@@ -272,6 +363,7 @@ class ProgramParser:
                 loc=self.at(clauses[0][0]),
                 hint="put all covariances of a group into its covariance matrix",
             )
+        attrs = self._param_attrs("vector") if param else None
         k = len(names)
         if isinstance(cov_node, MatrixLit):
             vals = self._cov_matrix(cov_node, names)
@@ -286,15 +378,22 @@ class ProgramParser:
             self._decidable_sign(vals[i][i], cov_node, "variance")
         if k == 1:
             cov = self._cov_clauses(names[0], clauses)
-            self.p.vector(names[0].text, vals[0][0], cov, loc=self.at(names[0]))
+            self._declare_vector(names[0], vals[0][0], cov, attrs)
         else:
             for i, t in enumerate(names):
                 # a matrix gives every earlier member of the group, zeros included (as
                 # Program.vectors does); a scalar variance gives independent vectors
                 cov = {names[j].text: vals[i][j] for j in range(i) if vals[i][j] is not None}
-                self.p.vector(t.text, vals[i][i], cov, loc=self.at(t))
+                self._declare_vector(t, vals[i][i], cov, attrs)
         if clauses or isinstance(cov_node, MatrixLit):
             self._check_psd(names)
+
+    def _declare_vector(self, t: Token, var, cov, attrs) -> None:
+        if attrs is None:
+            self.p.vector(t.text, var, cov, loc=self.at(t))
+        else:
+            role, lr = attrs
+            self.p.param_vector(t.text, var, role=role, lr=lr, cov=cov, loc=self.at(t))
 
     def _decidable_sign(self, value: sp.Expr, node: Node, what: str) -> None:
         """Variances must be provably >= 0 (the IR rejects negative ones); refuse numbers whose
@@ -419,7 +518,7 @@ class ProgramParser:
                 "negative eigenvalues",
             )
 
-    def stmt_matrix(self) -> None:
+    def stmt_matrix(self, param: bool = False) -> None:
         s = self.s
         s.next()
         example = "matrix W ~ N(0, 1/n)"
@@ -429,8 +528,12 @@ class ProgramParser:
         s.expect_op(")", "to close N(", hint=example)
         var = self.matrix_variance(var_node)
         self._decidable_sign(var, var_node, "variance")
+        attrs = self._param_attrs("matrix") if param else None
         for t in names:
-            self.p.matrix(t.text, var, loc=self.at(t))
+            if attrs is None:
+                self.p.matrix(t.text, var, loc=self.at(t))
+            else:
+                self.p.param_matrix(t.text, var, lr=attrs[1], loc=self.at(t))
 
     def matrix_variance(self, node: Node) -> sp.Expr:
         """``sigma2/n`` -> sigma2: entries of an initial matrix are N(0, sigma2/n)."""
@@ -497,32 +600,74 @@ class ProgramParser:
             raise s.error(
                 f"nothing after '{name.text} ='", s.peek(), hint=f"{name.text} = expression"
             )
-        self.target = name.text
+        self.target, self.target_tok = name.text, name
         rhs = s.expression()
-        loc = self.at(name)
-        if isinstance(rhs, Binary) and rhs.op == "@":
-            self.matmul(name, rhs)
-        elif isinstance(rhs, Call) and rhs.func == "mean":
-            self.p.moment(name.text, self.lower(rhs.arg), loc=loc)
-        else:
-            self.p.let(name.text, self.lower(rhs), loc=loc)
-        self.target = None
+        self.root = rhs
+        self._fresh = 0
+        expr = self.lower(rhs)
+        if not (
+            (isinstance(rhs, Binary) and rhs.op == "@")
+            or (isinstance(rhs, Call) and rhs.func == "mean")
+        ):
+            self.p.let(name.text, expr, loc=self.at(name))
+        self.target = self.root = None
 
-    def matmul(self, target: Token, node: Binary) -> None:
-        left, right, transpose = node.left, node.right, False
-        if isinstance(left, Transpose):
-            left, transpose = left.operand, True
-        if isinstance(left, Binary) and left.op == "@":
+    def lower(self, node: Node) -> sp.Expr:
+        return Lowering(
+            self.src,
+            self.resolve,
+            matmul=self.inline_matmul,
+            moment=self.inline_moment,
+            check_matmul=self.check_matmul,
+        )(node)
+
+    # ------------------------------------------------------------------ inline @ and mean
+    def fresh_name(self) -> str:
+        """``_<target>_<k>``: deterministic, and never a name the file mentions anywhere."""
+        while True:
+            self._fresh += 1
+            name = f"_{self.target}_{self._fresh}"
+            if name not in self.mentioned and name not in self.p:
+                return name
+
+    def _node_name(self, node: Node, tok: Token) -> tuple[str, object]:
+        """The root of the right-hand side is named by the target; inner ones are fresh."""
+        if node is self.root:
+            return self.target, self.at(self.target_tok)
+        return self.fresh_name(), self.at(tok)
+
+    def inline_moment(self, node: Call, arg: sp.Expr) -> sp.Expr:
+        name, loc = self._node_name(node, node.tok)
+        return self.p.moment(name, arg, loc=loc)
+
+    def check_matmul(self, node: Binary) -> None:
+        """The left of '@' is an initial matrix (or its .T); a plain-name right operand is not
+        a matrix. Runs before the right operand is lowered, for precise messages."""
+        outer = []
+        while isinstance(node.left, Binary) and node.left.op == "@":  # (W @ x) @ y
+            outer.append(node)
+            node = node.left
+        self._check_one_matmul(node)
+        if outer:
             raise ProgramError(
-                "one matrix product per statement",
-                loc=self.at(left.tok),
-                hint="name each product: g = W @ x, then h = V @ g",
+                "'@' needs a matrix on its left, but here the left side is a matrix product "
+                "(a vector)",
+                loc=self.at(outer[-1].tok),
+                hint="apply one matrix at a time, right to left: W @ (V @ x)",
             )
+
+    def _check_one_matmul(self, node: Binary) -> None:
+        left = node.left
+        if isinstance(left, Transpose):
+            left = left.operand
         if not isinstance(left, Name):
+            scaled = isinstance(left, Call) is False and _ends_with_matrix(left, self.p)
             raise ProgramError(
-                "the left side of '@' must be a matrix name",
+                "the left side of '@' must be the name of a matrix (or its .T)",
                 loc=self.at(first_token(left)),
-                hint="W @ x or W.T @ x, with W declared by 'matrix W ~ N(0, 1/n)'",
+                hint="'@' binds like '*', left to right: write c * (W @ x), not c * W @ x"
+                if scaled
+                else "W @ x or W.T @ x, with W declared by 'matrix W ~ N(0, 1/n)'",
             )
         if left.name not in self.p:
             raise self.undefined(left.tok)
@@ -534,28 +679,41 @@ class ProgramParser:
                 hint="'@' multiplies an initial matrix with a vector; use '*' for "
                 "coordinatewise products of vectors and scalars",
             )
-        if not isinstance(right, Name):
-            raise ProgramError(
-                "the right side of '@' must be the name of a vector",
-                loc=self.at(first_token(right)),
-                hint=f"one product per line: define 'v = ...' first, then "
-                f"'{target.text} = {left.name}{'.T' if transpose else ''} @ v'",
-            )
-        if right.name not in self.p:
-            raise self.undefined(right.tok)
-        kind = self.p.kind(right.name)
-        if kind == "matrix":
+        right = node.right
+        if isinstance(right, Transpose):
+            right = right.operand
+        if isinstance(right, Name) and right.name in self.p and self.p.kind(right.name) == "matrix":
             raise ProgramError(
                 f"'{right.name}' is a matrix; a Tensor Program multiplies matrices only with "
                 "vectors",
                 loc=self.at(right.tok),
-                hint=f"apply one matrix at a time: g = {right.name} @ x, then "
-                f"{target.text} = {left.name} @ g",
+                hint=f"apply one matrix at a time: {left.name} @ ({right.name} @ x)",
             )
-        if kind == "scalar":
+
+    def inline_matmul(self, node: Binary, right: sp.Expr) -> sp.Expr:
+        left, transpose = node.left, False
+        if isinstance(left, Transpose):
+            left, transpose = left.operand, True
+        rtok = first_token(node.right)
+        vectors = [s for s in right.free_symbols if self.p.kind(s.name) == "vector"]
+        if not vectors:
+            what = f"'{right.name}'" if isinstance(right, sp.Symbol) else "this operand"
             raise ProgramError(
-                f"a matrix product needs a vector, but '{right.name}' is a scalar",
-                loc=self.at(right.tok),
+                f"a matrix product needs a vector, but {what} is a scalar",
+                loc=self.at(rtok),
                 hint="use '*' to multiply by a scalar",
             )
-        self.p.matmul(target.text, left.name, right.name, transpose=transpose, loc=self.at(target))
+        if not isinstance(right, sp.Symbol):  # W @ (expr): name the vector first
+            vname = self.fresh_name()
+            right = self.p.nonlin(vname, right, loc=self.at(rtok))
+        name, loc = self._node_name(node, left.tok)
+        return self.p.matmul(name, left.name, right.name, transpose=transpose, loc=loc)
+
+
+def _ends_with_matrix(node: Node, p: Program) -> bool:
+    """``c * W`` (a product chain whose last factor is a matrix name): the classic slip
+    ``c * W @ x``, which Python's precedence reads as ``(c * W) @ x``."""
+    if isinstance(node, Chain) and node.kind == "mul":
+        last = node.rest[-1][1]
+        return isinstance(last, Name) and last.name in p and p.kind(last.name) == "matrix"
+    return False

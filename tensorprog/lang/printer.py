@@ -133,7 +133,13 @@ def _print_pow(e: sp.Expr) -> tuple[str, int]:
 
 def expr_to_tp(e: sp.Expr) -> str:
     """`.tp` text of a sympy expression over ``ir.sym`` symbols."""
-    return _print(sp.Integer(e) if isinstance(e, int) else e)[0]
+    try:
+        return _print(sp.Integer(e) if isinstance(e, int) else e)[0]
+    except RecursionError:  # only hand-built trees far deeper than the parser accepts
+        raise ProgramError(
+            "cannot write this expression in .tp text: it is nested too deeply",
+            hint="split it into several nodes (the parser accepts 100 levels)",
+        ) from None
 
 
 def show(e: sp.Expr, limit: int = 60) -> str:
@@ -182,6 +188,37 @@ def _vector_lines(nodes: list[InitVector]) -> list[str]:
     return lines
 
 
+def _param_attrs(program: Program, name: str, default_role: str) -> str:
+    par = program.params[name]
+    out = "" if par.role == default_role else f" role={par.role}"
+    if par.lr != 1:
+        out += f" lr={expr_to_tp(par.lr)}"
+    return out
+
+
+def _param_vector_line(program: Program, v: InitVector) -> str:
+    clauses = "".join(f", cov({v.name}, {o}) = {expr_to_tp(c)}" for o, c in v.cov)
+    attrs = _param_attrs(program, v.name, "vector")
+    return f"param vector {v.name} ~ N(0, {expr_to_tp(v.var)}){clauses}{attrs}"
+
+
+def _check_model(program: Program) -> None:
+    """Parameters are initial vectors/matrices (matrices with role hidden); the inputs are
+    InitScalars declared in input order. (The Program methods guarantee this; a program
+    edited by hand may not.)"""
+    for name, par in program.params.items():
+        node = program.node(name) if name in program else None
+        if not isinstance(node, (InitVector, InitMatrix)):
+            raise ProgramError(f"parameter '{name}' is not an initial vector or matrix")
+        if isinstance(node, InitMatrix) and par.role != "hidden":
+            raise ProgramError(f"matrix parameter '{name}' has role '{par.role}', not 'hidden'")
+    order = [n.name for n in program.nodes if n.name in set(program.inputs)]
+    if order != list(program.inputs) or any(
+        not isinstance(program.node(n), InitScalar) for n in order
+    ):
+        raise ProgramError("the inputs are not initial scalars declared in input order")
+
+
 def _matrix_variance(var: sp.Expr) -> str:
     if var.is_Rational and var > 0:
         p, q = int(var.p), int(var.q)
@@ -197,21 +234,38 @@ def to_tp(program: Program) -> str:
     """
     title = " ".join(str(program.name).split())  # one line, whatever the name holds
     out = [f"# Tensor Program '{title}' (written by tensorprog.lang.to_tp)"]
+    _check_model(program)
+    params, inputs = program.params, set(program.inputs)
     nodes = program.nodes
     i = 0
     while i < len(nodes):
         node = nodes[i]
+        if isinstance(node, InitVector) and node.name in params:
+            out.append(_param_vector_line(program, node))
+            i += 1
+            continue
         if isinstance(node, InitVector):
             j = i
-            while j < len(nodes) and isinstance(nodes[j], InitVector):
+            while (
+                j < len(nodes) and isinstance(nodes[j], InitVector) and nodes[j].name not in params
+            ):
                 j += 1
             out.extend(_vector_lines(nodes[i:j]))
+            i = j
+            continue
+        if isinstance(node, InitScalar) and node.name in inputs:
+            j = i
+            while j < len(nodes) and nodes[j].name in inputs:
+                j += 1
+            out.append("input " + ", ".join(n.name for n in nodes[i:j]))
             i = j
             continue
         if isinstance(node, InitScalar):
             out.append(f"scalar {node.name} = {expr_to_tp(node.value)}")
         elif isinstance(node, InitMatrix):
-            out.append(f"matrix {node.name} ~ N(0, {_matrix_variance(node.var)})")
+            attrs = _param_attrs(program, node.name, "hidden") if node.name in params else ""
+            kw = "param matrix" if node.name in params else "matrix"
+            out.append(f"{kw} {node.name} ~ N(0, {_matrix_variance(node.var)}){attrs}")
         elif isinstance(node, MatMul):
             t = ".T" if node.transpose else ""
             out.append(f"{node.name} = {node.matrix}{t} @ {node.vector}")
