@@ -15,7 +15,8 @@ import os
 
 import sympy as sp
 
-from ..errors import ProgramError, SourceLoc, TensorProgError
+from ..errors import ProgramError, SourceLoc
+from ..files import read_text  # regular files only: a FIFO or /dev/zero is refused
 from ..functions import FUNCTIONS
 from ..ir import RESERVED, Program, sym
 from .expr import Lowering, Name, Stream
@@ -40,15 +41,7 @@ def parse(text: str, filename: str = "<string>") -> Program:
 def load(path: str | os.PathLike) -> Program:
     """Read and parse a `.tp` file; its Program is named after the file."""
     path = os.fspath(path)
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except (OSError, UnicodeDecodeError) as e:
-        raise TensorProgError(
-            f"cannot read '{path}': {e.strerror if isinstance(e, OSError) else e}",
-            hint="check the path; .tp files are UTF-8 text",
-        ) from None
-    return parse(text, filename=path)
+    return parse(read_text(path, what="program"), filename=path)
 
 
 class _ExprSource(Source):
