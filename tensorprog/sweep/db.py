@@ -4,7 +4,7 @@ Tables:
 
 * ``points``: one row per computed point, keyed by its content hash (UNIQUE: a point is never
   stored twice): the point's parameters as JSON, package version, status and message, timings
-  (queued / started / finished as Unix seconds, seconds of compute), the worker, the
+  (queued / started / finished as Unix seconds; wall and CPU seconds of compute), the worker, the
   ``engine`` that ran (the limit's mode, or ``finite``), and ``runs`` (how many times the row was computed: 1 unless an ``error`` was retried).
 * ``scalars``: every output scalar of a point: exact text, float value, numeric error estimate.
 * ``sweeps``: each invocation: the spec file, its text and the time.
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS points (
     version TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('ok', 'budget', 'diverged', 'error')),
     message TEXT NOT NULL DEFAULT '',
-    queued REAL, started REAL, finished REAL, seconds REAL,
+    queued REAL, started REAL, finished REAL, seconds REAL, cpu REAL,
     worker TEXT, engine TEXT,
     runs INTEGER NOT NULL DEFAULT 1
 );
@@ -88,14 +88,16 @@ class ResultsDB:
         with self.con:
             cur = self.con.execute(
                 "INSERT INTO points (hash, sweep, idx, params, version, status, message, queued,"
-                " started, finished, seconds, worker, engine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                " started, finished, seconds, cpu, worker, engine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(hash) DO UPDATE SET status=excluded.status, "
                 "message=excluded.message, queued=excluded.queued, started=excluded.started, "
-                "finished=excluded.finished, seconds=excluded.seconds, worker=excluded.worker, "
+                "finished=excluded.finished, seconds=excluded.seconds, cpu=excluded.cpu, "
+                "worker=excluded.worker, "
                 "engine=excluded.engine, runs=points.runs + 1 WHERE points.status = 'error'",
                 (point.hash, sweep, point.index, json.dumps(point.params, sort_keys=True),
                  version, result["status"], result["message"], queued, result["started"],
-                 result["finished"], result["seconds"], result["worker"], result["mode"]),
+                 result["finished"], result["seconds"], result.get("cpu"), result["worker"],
+                 result["mode"]),
             )  # fmt: skip
             if cur.rowcount:
                 self.con.execute("DELETE FROM scalars WHERE hash = ?", (point.hash,))

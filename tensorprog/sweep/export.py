@@ -1,7 +1,7 @@
 """Export a results database to CSV or Parquet: one row per point.
 
 Columns: the point's bookkeeping (hash, sweep, idx, status, message, version, queued, started,
-finished, seconds, worker, engine, runs), its parameters (lists as JSON text), then per output
+finished, seconds, cpu, worker, engine, runs), its parameters (lists as JSON text), then per output
 scalar ``<name>`` (float) and ``<name>.exact`` (exact text) and, for numeric limits,
 ``<name>.error``.
 """
@@ -17,7 +17,7 @@ from ..errors import TensorProgError
 from .db import ResultsDB
 
 _META = ("hash", "sweep", "idx", "status", "message", "version", "queued", "started",
-         "finished", "seconds", "worker", "engine", "runs")  # fmt: skip
+         "finished", "seconds", "cpu", "worker", "engine", "runs")  # fmt: skip
 
 
 def table(db: str | Path | ResultsDB) -> tuple[list[str], list[dict[str, Any]]]:

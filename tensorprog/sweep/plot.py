@@ -116,22 +116,28 @@ def mutransfer_figure(db: str | Path | ResultsDB, out: str | Path,
                 continue
             key = keys[0]
             by_w = cv[key]
+            grid = sorted({lr for w in by_w for lr in by_w[w]})
+
+            def line(w):  # nan at missing / diverged η: no line bridges a gap
+                ms = [by_w[w].get(lr, (math.nan,))[0] for lr in grid]
+                return [m if math.isfinite(m) else math.nan for m in ms]
+
             finite = sorted(w for w in by_w if w != "limit")
             for k, w in enumerate(finite):
                 c = cmap(k / max(1, len(finite) - 1))
-                lrs = [lr for lr, v in by_w[w].items() if math.isfinite(v[0])]
-                ms = [by_w[w][lr][0] for lr in lrs]
-                ax.plot(lrs, ms, "o-", color=c, ms=3, lw=1.2, label=f"n = {w}")
-                if ms:
-                    b = min(range(len(ms)), key=ms.__getitem__)
-                    ax.plot([lrs[b]], [ms[b]], "*", color=c, ms=11, mec="k", mew=0.5)
+                ms = line(w)
+                ax.plot(grid, ms, "o-", color=c, ms=3, lw=1.2, label=f"n = {w}")
+                ok = [k for k, m in enumerate(ms) if math.isfinite(m)]
+                if ok:
+                    b = min(ok, key=ms.__getitem__)
+                    ax.plot([grid[b]], [ms[b]], "*", color=c, ms=11, mec="k", mew=0.5)
             if "limit" in by_w:
-                lrs = [lr for lr, v in by_w["limit"].items() if math.isfinite(v[0])]
-                ms = [by_w["limit"][lr][0] for lr in lrs]
-                ax.plot(lrs, ms, "k--", lw=2, label="μP limit")
-                if ms:
-                    b = min(range(len(ms)), key=ms.__getitem__)
-                    ax.plot([lrs[b]], [ms[b]], "*", color="k", ms=13)
+                ms = line("limit")
+                ax.plot(grid, ms, "k--", lw=2, label="μP limit")
+                ok = [k for k, m in enumerate(ms) if math.isfinite(m)]
+                if ok:
+                    b = min(ok, key=ms.__getitem__)
+                    ax.plot([grid[b]], [ms[b]], "*", color="k", ms=13)
             ax.set_yscale("log")
             ax.set_xlabel("log₂ η")
             ax.set_ylabel(f"train loss after T = {key[3]} steps")

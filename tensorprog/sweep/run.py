@@ -45,7 +45,7 @@ class SweepReport:
 def _lost(point: Point, exc: BaseException) -> dict[str, Any]:
     now = time.time()
     return {"status": "error", "message": f"{type(exc).__name__}: {exc}"[:2000],
-            "outputs": {}, "started": now, "finished": now, "seconds": 0.0,
+            "outputs": {}, "started": now, "finished": now, "seconds": 0.0, "cpu": None,
             "worker": None, "mode": None}  # fmt: skip
 
 
@@ -85,11 +85,16 @@ class DaskExecutor:
                 self._bokeh = True
             except ImportError:
                 self._bokeh = False
-            self.cluster = LocalCluster(
-                n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                dashboard_address=":0", scheduler_port=0,
-                worker_dashboard_address=None,
-            )  # fmt: skip
+            import dask
+
+            # The workers' statistical profiler samples every thread's stack each 10 ms while
+            # holding the GIL: a measurable tax on CPU-bound points, and sweeps do not need it.
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self.cluster = LocalCluster(
+                    n_workers=workers or default_workers(), threads_per_worker=1,
+                    processes=True, dashboard_address=":0", scheduler_port=0,
+                    worker_dashboard_address=None,
+                )  # fmt: skip
             self.client = Client(self.cluster)
         else:
             try:
