@@ -9,6 +9,7 @@ that raised is retried (``retries=``); only the client writes the database.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -93,7 +94,7 @@ class DaskExecutor:
                 self.cluster = LocalCluster(
                     n_workers=workers or default_workers(), threads_per_worker=1,
                     processes=True, dashboard_address=":0", scheduler_port=0,
-                    worker_dashboard_address=None,
+                    worker_dashboard_address=None, silence_logs=logging.CRITICAL,
                 )  # fmt: skip
             self.client = Client(self.cluster)
         else:
