@@ -307,3 +307,39 @@ def test_plot_draws_figure_and_finds_optima(tmp_path, capsys):
     assert widths == {"limit", 64, 256}
     for r in out["optima"]:
         assert -4 <= r["best_log2_lr"] <= 0 and math.isfinite(r["best_loss"])
+
+
+def test_progress_line_counts_and_eta():
+    """Forced into a non-terminal stream, the line reports done / failed / remaining and an
+    ETA from this run's rate: 2 points of 10 done after the start → 8 remaining."""
+    import io
+
+    from tensorprog.sweep.progress import SweepProgress
+
+    buf = io.StringIO()
+    bar = SweepProgress(force=True, delay=0.0, stream=buf)
+    bar(0, 0, 10, "dashboard http://127.0.0.1:1/status")
+    bar._last = -1e9
+    bar(2, 1, 10)
+    bar.close()
+    out = buf.getvalue()
+    assert "dashboard http://127.0.0.1:1/status" in out
+    assert "2/10 done, 1 failed, 8 remaining, ETA" in out and "ETA ?" not in out.splitlines()[-1]
+
+
+def test_cli_preset_and_export_errors(tmp_path, capsys):
+    assert main(["sweep", "--preset", "nope", "--db", str(tmp_path / "x.sqlite")]) == 1
+    assert "unknown sweep preset 'nope'" in capsys.readouterr().err
+    assert main(["sweep", "--db", str(tmp_path / "x.sqlite")]) == 1
+    assert "no sweep given" in capsys.readouterr().err
+    assert main(["sweep", "export", "--db", str(tmp_path / "missing.sqlite"), "--out",
+                 str(tmp_path / "o.csv")]) == 1
+    assert "no such database" in capsys.readouterr().err
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        db = tmp_path / "r.sqlite"
+        run_sweep(parse_spec(SMALL, version="1"), db, scheduler="serial")
+        assert main(["sweep", "export", "--db", str(db), "--format", "parquet", "--out",
+                     str(tmp_path / "o.parquet")]) == 1
+        assert "needs pyarrow" in capsys.readouterr().err

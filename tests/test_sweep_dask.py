@@ -151,8 +151,12 @@ def test_cluster_results_equal_serial(cluster, tmp_path):
     assert serial.statuses == {"ok": 24}
     dist = run_sweep(spec, tmp_path / "dask.sqlite", scheduler=cluster.address)
     assert dist.statuses == {"ok": 24}
+    chunked = run_sweep(spec, tmp_path / "chunks.sqlite", scheduler=cluster.address,
+                        points_per_task=5)  # fmt: skip
+    assert chunked.statuses == {"ok": 24}
     a, b = _results(tmp_path / "serial.sqlite"), _results(tmp_path / "dask.sqlite")
     assert a == b
+    assert _results(tmp_path / "chunks.sqlite") == a
     con = sqlite3.connect(tmp_path / "dask.sqlite")
     workers = {w for (w,) in con.execute("SELECT DISTINCT worker FROM points")}
     con.close()
@@ -243,3 +247,38 @@ def test_embedded_local_cluster(tmp_path):
     rep = run_sweep(spec, tmp_path / "l.sqlite", workers=2)
     assert rep.executor.startswith("dask LocalCluster") and rep.statuses == serial.statuses
     assert _results(tmp_path / "s.sqlite") == _results(tmp_path / "l.sqlite")
+
+
+def test_ctrl_c_keeps_finished_points_and_stops_the_cluster(tmp_path):
+    """SIGINT to the CLI running an embedded LocalCluster: exit code 130, the points finished
+    so far are committed, the worker processes it started are gone, and --resume completes."""
+    psutil = pytest.importorskip("psutil")
+    spec_file = tmp_path / "slow.toml"
+    spec_file.write_text(SLOW.format(n=8, sleep=0.25))
+    db = tmp_path / "i.sqlite"
+    cmd = [sys.executable, "-m", "tensorprog", "sweep", str(spec_file), "--db", str(db),
+           "--workers", "2", "--no-progress"]  # fmt: skip
+    client = subprocess.Popen(cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              start_new_session=True)  # fmt: skip
+    children = []
+    try:
+        _wait(lambda: db.exists() and len(_rows(db)) >= 2, 90, "2 committed points")
+        children = psutil.Process(client.pid).children(recursive=True)
+        client.send_signal(signal.SIGINT)
+        _, err = client.communicate(timeout=60)
+    finally:
+        if client.poll() is None:
+            os.killpg(client.pid, signal.SIGKILL)
+            client.wait(timeout=20)
+    assert client.returncode == 130, err
+    assert b"--resume" in err
+    done = _rows(db)
+    assert 2 <= len(done) < 16
+    assert children, "the LocalCluster's worker processes were not found"
+    _wait(lambda: not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE
+                          for c in children), 30, "the worker processes to exit")
+    out = subprocess.run([*cmd, "--resume", "--scheduler", "serial", "--json"], env=_env(),
+                         capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    after = _rows(db)
+    assert len(after) == 16 and all(after[h] == row for h, row in done.items())

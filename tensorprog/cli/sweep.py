@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="worker processes of the embedded LocalCluster (default: one per CPU)")
     p.add_argument("--max-in-flight", type=int, metavar="K",
                    help="points submitted at once (default 4 × the cluster's threads, >= 8)")
+    p.add_argument("--points-per-task", type=int, default=1, metavar="K",
+                   help="points computed per Dask task (default 1; e.g. 16 for grids of "
+                   "millisecond points, whose per-task overhead would dominate)")
     p.add_argument("--resume", action="store_true",
                    help="skip points the database already holds (error rows are retried)")
     g = p.add_mutually_exclusive_group()
@@ -115,6 +118,7 @@ def _sweep(args: argparse.Namespace) -> int:
         check_positive(args.workers, "--workers")
     if args.max_in_flight is not None:
         check_positive(args.max_in_flight, "--max-in-flight")
+    check_positive(args.points_per_task, "--points-per-task")
     bar = None if args.no_progress else SweepProgress(force=args.progress)
     if bar is not None and not bar.enabled:
         bar = None
@@ -122,7 +126,8 @@ def _sweep(args: argparse.Namespace) -> int:
     try:
         report = run_sweep(spec, args.db, scheduler=scheduler, resume=args.resume,
                            progress=bar, workers=args.workers,
-                           max_in_flight=args.max_in_flight)  # fmt: skip
+                           max_in_flight=args.max_in_flight,
+                           points_per_task=args.points_per_task)  # fmt: skip
     except KeyboardInterrupt:
         if bar is not None:
             bar.close()
@@ -140,7 +145,8 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"sweep '{spec.name}': {report.total} points, {report.skipped} already done, "
           f"{report.computed} computed in {report.seconds:.1f} s on {report.executor}")
     if report.statuses:
-        print(table(["status", "points"], [[k, str(v)] for k, v in sorted(report.statuses.items())]))
+        counts = [[k, str(v)] for k, v in sorted(report.statuses.items())]
+        print(table(["status", "points"], counts))
     if report.failed:
         print(f"(failed points keep their status and message in {args.db}; "
               "`tensorprog sweep export` lists them)")

@@ -5,7 +5,8 @@ Tables:
 * ``points``: one row per computed point, keyed by its content hash (UNIQUE: a point is never
   stored twice): the point's parameters as JSON, package version, status and message, timings
   (queued / started / finished as Unix seconds; wall and CPU seconds of compute), the worker, the
-  ``engine`` that ran (the limit's mode, or ``finite``), and ``runs`` (how many times the row was computed: 1 unless an ``error`` was retried).
+  ``engine`` that ran (the limit's mode, or ``finite``), and ``runs`` (how many times the row
+  was computed: 1 unless an ``error`` was retried).
 * ``scalars``: every output scalar of a point: exact text, float value, numeric error estimate.
 * ``sweeps``: each invocation: the spec file, its text and the time.
 
@@ -88,7 +89,8 @@ class ResultsDB:
         with self.con:
             cur = self.con.execute(
                 "INSERT INTO points (hash, sweep, idx, params, version, status, message, queued,"
-                " started, finished, seconds, cpu, worker, engine) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
+                " started, finished, seconds, cpu, worker, engine) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) "
                 "ON CONFLICT(hash) DO UPDATE SET status=excluded.status, "
                 "message=excluded.message, queued=excluded.queued, started=excluded.started, "
                 "finished=excluded.finished, seconds=excluded.seconds, cpu=excluded.cpu, "

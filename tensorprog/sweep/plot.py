@@ -1,9 +1,10 @@
 """The μTransfer figure from a sweep database: training loss after T steps vs log₂ η, one panel
 per (activation, parametrization), one curve per width (mean over seeds) and the μP limit.
 
-μP (TP4 Def. 5.1) has a width-independent limit, so its optimal η should stabilize as the width
-grows and agree with the limit's optimum; in SP the optimal η drifts (like 1/n at one hidden
-layer: the output layer's update moves f by Θ(η n)), which is why its limit is unstable.
+μP (TP4: Yang & Hu, arXiv:2011.14522, Def. 5.1) has a width-independent limit, so its optimal
+η should stabilize as the width grows and agree with the limit's optimum; in SP the optimal η
+drifts (like 1/n at one hidden layer: the output layer's update moves f by Θ(η n)), which is why
+its limit is unstable.
 """
 
 from __future__ import annotations
@@ -118,7 +119,7 @@ def mutransfer_figure(db: str | Path | ResultsDB, out: str | Path,
             by_w = cv[key]
             grid = sorted({lr for w in by_w for lr in by_w[w]})
 
-            def line(w):  # nan at missing / diverged η: no line bridges a gap
+            def line(w, by_w=by_w, grid=grid):  # nan at missing / diverged η: no bridged gaps
                 ms = [by_w[w].get(lr, (math.nan,))[0] for lr in grid]
                 return [m if math.isfinite(m) else math.nan for m in ms]
 

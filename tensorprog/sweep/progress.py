@@ -21,8 +21,8 @@ def _duration(s: float) -> str:
 class SweepProgress:
     """``progress(done, failed, total, note)`` callback for :func:`tensorprog.sweep.run_sweep`.
 
-    The ETA extrapolates the rate of points finished in this run (skipped points do not
-    count as work done)."""
+    The ETA extrapolates the rate of points finished in this run since the first call (made
+    when the executor is up; skipped points and cluster start-up do not count)."""
 
     def __init__(self, *, force: bool = False, delay: float = 1.0,
                  stream: TextIO | None = None, width: int = 24) -> None:  # fmt: skip
@@ -33,12 +33,14 @@ class SweepProgress:
         self.start = time.perf_counter()
         self._last = -1e9
         self._first_done: int | None = None
+        self._t_first = self.start
         self._drawn = False
         self._note_shown = False
 
     def __call__(self, done: int, failed: int, total: int, note: str = "") -> None:
-        if self._first_done is None:
+        if self._first_done is None:  # the executor is up: the rate counts from here
             self._first_done = done
+            self._t_first = time.perf_counter()
         if not self.enabled:
             return
         now = time.perf_counter()
@@ -52,7 +54,8 @@ class SweepProgress:
             self._note_shown = True
         ran = done - (self._first_done or 0)
         left = total - done
-        eta = _duration(elapsed / ran * left) if ran and left else ("0s" if not left else "?")
+        busy = now - self._t_first
+        eta = _duration(busy / ran * left) if ran and left else ("0s" if not left else "?")
         frac = done / total if total else 1.0
         fill = int(frac * self.width)
         bar = "#" * fill + "." * (self.width - fill)

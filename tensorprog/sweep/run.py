@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import TensorProgError
 from .db import ResultsDB
-from .point import run_point
+from .point import run_chunk, run_point
 from .spec import Point, SweepSpec, load_spec
 
 #: progress(done, failed, total, note): called after every result (and once at the start).
@@ -69,7 +69,8 @@ class DaskExecutor:
     ``workers`` single-threaded processes (sympy / flint work is CPU bound and holds the GIL)."""
 
     def __init__(self, address: str | None = None, workers: int | None = None,
-                 retries: int = 2, max_in_flight: int | None = None) -> None:  # fmt: skip
+                 retries: int = 2, max_in_flight: int | None = None,
+                 points_per_task: int = 1) -> None:  # fmt: skip
         try:
             from distributed import Client, LocalCluster
         except ImportError:
@@ -106,6 +107,7 @@ class DaskExecutor:
                                       f"`dask worker {address}`") from None  # fmt: skip
         self.retries = retries
         self.max_in_flight = max_in_flight
+        self.points_per_task = max(1, points_per_task)
 
     @property
     def dashboard(self) -> str | None:
@@ -122,33 +124,42 @@ class DaskExecutor:
 
     def map(self, points: list[Point], fn: Callable) -> Iterator[tuple[Point, dict, float]]:
         """Yield (point, result, queued time) as points finish, with at most
-        ``max_in_flight`` (default 4 × the cluster's threads, >= 8) submitted at once."""
+        ``max_in_flight`` tasks (default 4 × the cluster's threads, >= 8) submitted at once;
+        each task computes ``points_per_task`` points (cheap points: less overhead each)."""
         from distributed import as_completed
 
         limit = self.max_in_flight or max(8, 4 * self.threads())
-        todo = iter(points)
-        meta: dict[str, tuple[Point, float]] = {}
+        k = self.points_per_task
+        chunks = iter([points[i : i + k] for i in range(0, len(points), k)])
+        meta: dict[str, tuple[list[Point], float]] = {}
 
         def submit():
-            p = next(todo, None)
-            if p is None:
+            ps = next(chunks, None)
+            if ps is None:
                 return None
-            fut = self.client.submit(fn, p.params, key=f"point-{p.hash}", pure=False,
-                                     retries=self.retries)  # fmt: skip
-            meta[fut.key] = (p, time.time())
+            if len(ps) == 1:
+                fut = self.client.submit(fn, ps[0].params, key=f"point-{ps[0].hash}",
+                                         retries=self.retries)  # fmt: skip
+            else:
+                fut = self.client.submit(run_chunk, fn, [p.params for p in ps],
+                                         key=f"points-{ps[0].hash}-{len(ps)}",
+                                         retries=self.retries)  # fmt: skip
+            meta[fut.key] = (ps, time.time())
             return fut
 
         first = [f for f in (submit() for _ in range(limit)) if f is not None]
         ac = as_completed(first)
         try:
             for fut in ac:
-                p, queued = meta.pop(fut.key)
+                ps, queued = meta.pop(fut.key)
                 try:
                     res = fut.result()
+                    results = [res] if len(ps) == 1 else res
                 except Exception as e:  # noqa: BLE001 - e.g. KilledWorker: record, go on
-                    res = _lost(p, e)
+                    results = [_lost(p, e) for p in ps]
                 fut.release()
-                yield p, res, queued
+                for p, r in zip(ps, results, strict=True):
+                    yield p, r, queued
                 nxt = submit()
                 if nxt is not None:
                     ac.add(nxt)
@@ -174,6 +185,7 @@ def run_sweep(
     workers: int | None = None,
     point_fn: Callable[[dict], dict] = run_point,
     max_in_flight: int | None = None,
+    points_per_task: int = 1,
     on_executor: Callable[[Any], None] | None = None,
 ) -> SweepReport:
     """Run every point of ``spec`` and record it in the SQLite database ``db``.
@@ -184,6 +196,9 @@ def run_sweep(
     resume: skip points the database already holds (``error`` rows are recomputed); without
     it, a database that already holds points of this spec is refused.
     progress: ``progress(done, failed, total, note)`` after each result.
+    max_in_flight / points_per_task: tasks submitted at once, points per task (Dask only).
+    point_fn: the function computing a point (module-level, so workers can import it).
+    on_executor: called with the Dask executor once it is up (benchmarks time from there).
     """
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
@@ -207,7 +222,8 @@ def run_sweep(
             report.executor = "serial" if todo else "nothing to do"
             results = _serial(todo, point_fn)
         else:
-            executor = DaskExecutor(scheduler, workers, max_in_flight=max_in_flight)
+            executor = DaskExecutor(scheduler, workers, max_in_flight=max_in_flight,
+                                    points_per_task=points_per_task)  # fmt: skip
             report.executor = "dask " + (scheduler or f"LocalCluster({executor.threads()})")
             report.dashboard = executor.dashboard
             if on_executor is not None:

@@ -410,8 +410,9 @@ def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
         if bad:
             raise r.fail("parametrization",
                          f"width = \"limit\" needs parametrization \"mup\", got {bad[0]!r}",
-                         hint="the limit of SGD is built for μP (TP4 Def. 5.1); put other "
-                         "parametrizations in their own [[sweep]] table with finite widths only",
+                         hint="the limit of SGD is built for μP (Yang & Hu, arXiv:2011.14522, "
+                         "Def. 5.1); put other parametrizations in their own [[sweep]] table "
+                         "with finite widths only",
                          needle=bad[0])  # fmt: skip
     has_inputs = any(x is not None for x in axes["inputs"])
     has_data = any(x is not None for x in axes["data"])
