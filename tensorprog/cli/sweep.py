@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, metavar="N",
                    help="worker processes of the embedded LocalCluster (default: one per CPU)")
     p.add_argument("--max-in-flight", type=int, metavar="K",
-                   help="points submitted at once (default 4 × the cluster's threads, >= 8)")
+                   help="tasks submitted at once (default 4 × the cluster's threads, >= 8)")
     p.add_argument("--points-per-task", type=int, default=1, metavar="K",
                    help="points computed per Dask task (default 1; e.g. 16 for grids of "
                    "millisecond points, whose per-task overhead would dominate)")
