@@ -1,0 +1,523 @@
+"""Sweep specifications: a TOML file naming one or more grids of MLP limit / finite-width points.
+
+::
+
+    [sweep]                      # or several [[sweep]] tables: the union of their grids
+    name = "demo"
+    builder = "mlp"
+    depth = [1, 2]
+    activation = ["x", "x^2"]
+    lr = ["1/100", "1/50"]       # or { log2 = [-8, 0], num = 9 }
+    inputs = "1,-1,1"
+    targets = "1,1,-1"
+    width = ["limit", 256]       # "limit" = derive_limit; a number = train_mlp at that width
+    seeds = 2                    # seeds 0..seeds-1 per finite width
+
+Every grid key takes a value or a list of values; the grid is the product of the lists. Errors
+name ``file:line:col``: TOML's own syntax errors carry a place, and for semantic errors the key is
+located by scanning the text (tomllib keeps no positions).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..errors import SourceLoc, TensorProgError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    try:
+        import tomli as tomllib
+    except ImportError:
+        tomllib = None
+
+MODES = ("auto", "exact", "float", "numeric")
+LOSSES = ("mse", "logistic")
+BUDGET_FIELDS = ("seconds", "memory_mb", "max_digits", "max_terms", "max_degree")
+DATA_SOURCES = ("diabetes", "digits")
+DATA_FIELDS = ("source", "dims", "examples", "seed", "digits")
+
+#: grid keys (a value or a list) and their defaults; None = required.
+GRID_KEYS: dict[str, Any] = {
+    "builder": "mlp",
+    "depth": None,
+    "activation": None,
+    "lr": None,
+    "inputs": "",
+    "targets": "",
+    "data": "",
+    "eval_inputs": "",
+    "width": "limit",
+    "mode": "auto",
+    "budget": "",
+    "parametrization": "mup",
+    "steps": 0,
+    "batch_size": 1,
+    "loss": "mse",
+    "sleep": 0,
+}
+#: keys that take one value, not a grid axis.
+SCALAR_KEYS = {"name": "", "seeds": 1, "first_seed": 0}
+
+
+class SpecError(TensorProgError):
+    """A sweep specification that cannot be run."""
+
+    kind = "spec error"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One grid point: plain JSON data (``params``), its content hash and its grid position."""
+
+    params: dict[str, Any]
+    hash: str
+    index: int
+
+    @property
+    def label(self) -> str:
+        p = self.params
+        w = p["width"] if p["width"] == "limit" else f"n={p['width']} seed={p['seed']}"
+        return f"{p['parametrization']} φ={p['activation']} L={p['depth']} η={p['lr']} {w}"
+
+
+@dataclass
+class SweepSpec:
+    """A loaded sweep: its name, source text and the expanded points (deduplicated by hash)."""
+
+    name: str
+    source: str
+    text: str
+    points: list[Point] = field(default_factory=list)
+    version: str = ""
+
+
+def package_version() -> str:
+    """The installed tensorprog version (part of every point's hash)."""
+    try:
+        from importlib.metadata import version
+
+        return version("tensorprog")
+    except Exception:  # noqa: BLE001 - not installed: the module's own version
+        import tensorprog
+
+        return str(getattr(tensorprog, "__version__", "0+unknown"))
+
+
+def point_hash(params: dict[str, Any], version: str) -> str:
+    """sha256 of the canonical JSON of a point's parameters and the package version."""
+    blob = json.dumps({"point": params, "version": version}, sort_keys=True,
+                      separators=(",", ":"), ensure_ascii=True)  # fmt: skip
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- locating keys
+class _Locator:
+    """Finds ``key = ...`` lines in TOML text, per table (tomllib gives no positions)."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\" -]+?)\s*\]\]?\s*(#.*)?$")
+
+    def __init__(self, text: str, file: str) -> None:
+        self.file = file
+        self.lines = text.splitlines()
+        # sections: (table path, occurrence index, first line, last line) in file order
+        self.sections: list[tuple[str, int, int, int]] = []
+        count: dict[str, int] = {}
+        cur, start = "", 0
+        for i, line in enumerate(self.lines):
+            m = self._HEADER.match(line)
+            if m:
+                self._close(cur, count, start, i - 1)
+                cur, start = m.group(2).replace('"', "").replace(" ", ""), i
+        self._close(cur, count, start, len(self.lines) - 1)
+
+    def _close(self, path: str, count: dict[str, int], a: int, b: int) -> None:
+        k = count.get(path, 0) if path else 0
+        self.sections.append((path, k, a, b))
+        if path:
+            count[path] = k + 1
+
+    def loc(self, table: str, occurrence: int, key: str | None = None,
+            needle: str | None = None) -> SourceLoc:  # fmt: skip
+        """The place of ``key`` (or the table header) in the occurrence-th ``table`` section;
+        ``needle``: a piece of the value to point at within that line."""
+        for path, k, a, b in self.sections:
+            if path != table or k != occurrence:
+                continue
+            if key is not None:
+                pat = re.compile(rf"^\s*\"?{re.escape(key)}\"?\s*=")
+                for i in range(a, b + 1):
+                    if pat.match(self.lines[i]):
+                        line = self.lines[i]
+                        col = line.index(key) + 1
+                        if needle:
+                            j = line.find(needle, line.index("=") + 1)
+                            col = j + 1 if j >= 0 else col
+                        return SourceLoc(self.file, i + 1, col, line)
+                # a key of a sub-table written as [table.key]
+                for path2, k2, a2, _ in self.sections:
+                    if path2 == f"{table}.{key}" and k2 == occurrence:
+                        return SourceLoc(self.file, a2 + 1, 1, self.lines[a2])
+            line = self.lines[a] if self.lines else ""
+            return SourceLoc(self.file, a + 1, 1, line)
+        return SourceLoc(self.file, 1, 1, self.lines[0] if self.lines else "")
+
+
+# --------------------------------------------------------------------------- reading values
+class _Reader:
+    def __init__(self, loc: _Locator, table: str, occurrence: int) -> None:
+        self.locator, self.table, self.occ = loc, table, occurrence
+
+    def fail(self, key: str | None, message: str, hint: str | None = None,
+             needle: Any = None) -> SpecError:  # fmt: skip
+        needle = None if needle is None else str(needle)
+        return SpecError(message, loc=self.locator.loc(self.table, self.occ, key, needle),
+                         hint=hint)  # fmt: skip
+
+    def as_list(self, key: str, value: Any) -> list[Any]:
+        if isinstance(value, list) and key not in ("inputs", "targets", "eval_inputs"):
+            if not value:
+                raise self.fail(key, f"'{key}' is an empty list: the grid would be empty",
+                                hint="give at least one value")  # fmt: skip
+            return value
+        if isinstance(value, list):  # inputs etc.: a list means several data sets
+            if not value:
+                raise self.fail(key, f"'{key}' is an empty list", hint="give at least one value")
+            if not all(isinstance(v, str) for v in value):
+                raise self.fail(key, f"'{key}' must be text like \"1,-1,1\" or a list of such "
+                                "texts (one grid value each)")  # fmt: skip
+            return value
+        return [value]
+
+    def integer(self, key: str, v: Any, low: int) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.fail(key, f"'{key}' must be an integer, got {v!r}", needle=v)
+        if v < low:
+            raise self.fail(key, f"'{key}' must be >= {low}, got {v}", needle=v)
+        return v
+
+    def choice(self, key: str, v: Any, options: tuple[str, ...]) -> str:
+        if v not in options:
+            raise self.fail(key, f"'{key}' must be one of {', '.join(options)}, got {v!r}",
+                            needle=v)  # fmt: skip
+        return v
+
+    def number_text(self, key: str, v: Any) -> str:
+        """Exact text of a number given as TOML int / text ('1/100', '0.02'); floats refused
+        (they are binary approximations: write them as text)."""
+        if isinstance(v, bool):
+            raise self.fail(key, f"'{key}': {v!r} is not a number", needle=v)
+        if isinstance(v, int):
+            return str(v)
+        if isinstance(v, float):
+            raise self.fail(key, f"'{key}': the float {v!r} would be inexact",
+                            hint=f'write it as text, e.g. "{v!r}", or as a fraction "1/50"',
+                            needle=v)  # fmt: skip
+        if not isinstance(v, str):
+            raise self.fail(key, f"'{key}': expected a number, got {v!r}")
+        try:
+            q = Fraction(v.strip())
+        except (ValueError, ZeroDivisionError):
+            raise self.fail(key, f"'{key}': cannot read {v!r} as a number",
+                            hint="write an integer, a fraction like 1/50 or a decimal like 0.02",
+                            needle=v) from None  # fmt: skip
+        return _fraction_text(q)
+
+
+def _fraction_text(q: Fraction) -> str:
+    return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
+
+
+def _examples_text(r: _Reader, key: str, text: str) -> list[list[str]]:
+    """'1,-1,2' -> [[1],[-1],[2]]; '1 0; 0 1' -> [[1,0],[0,1]] (number texts, exact)."""
+    rows = [s for s in text.split(";")] if ";" in text else [[s] for s in text.replace(",", " ")
+                                                              .split()]  # fmt: skip
+    out: list[list[str]] = []
+    for row in rows:
+        items = row if isinstance(row, list) else row.replace(",", " ").split()
+        if not items:
+            continue
+        out.append([r.number_text(key, s) for s in items])
+    if not out:
+        raise r.fail(key, f"'{key}' is empty")
+    if len({len(x) for x in out}) != 1:
+        raise r.fail(key, f"the examples in '{key}' have different dimensions")
+    return out
+
+
+def _lr_values(r: _Reader, v: Any) -> list[tuple[str, float]]:
+    """(exact text, log2 η) pairs."""
+    if isinstance(v, dict):
+        unknown = sorted(set(v) - {"log2", "num"})
+        if unknown:
+            raise r.fail("lr", f"unknown field(s) {unknown} in the lr range",
+                         hint="write lr = { log2 = [-8, 0], num = 9 }")  # fmt: skip
+        lo_hi, num = v.get("log2"), v.get("num")
+        if (not isinstance(lo_hi, list) or len(lo_hi) != 2
+                or not all(isinstance(x, int) and not isinstance(x, bool) for x in lo_hi)):
+            raise r.fail("lr", "lr.log2 must be two integers [low, high]",
+                         hint="e.g. lr = { log2 = [-8, 0], num = 9 }")  # fmt: skip
+        num = r.integer("lr", num, 1) if num is not None else lo_hi[1] - lo_hi[0] + 1
+        lo, hi = lo_hi
+        if num == 1:
+            exps = [Fraction(lo)]
+        else:
+            if hi < lo:
+                raise r.fail("lr", "lr.log2 = [low, high] needs low <= high")
+            exps = [Fraction(lo) + Fraction(hi - lo) * k / (num - 1) for k in range(num)]
+        out = []
+        for e in exps:
+            if e.denominator == 1:  # 2^e exactly
+                q = Fraction(2) ** int(e)
+                out.append((_fraction_text(q), float(e)))
+            else:  # an irrational power of two: its shortest float text, read exactly later
+                out.append((repr(2.0 ** float(e)), float(e)))
+        return out
+    text = r.number_text("lr", v)
+    q = Fraction(text)
+    if q < 0:
+        raise r.fail("lr", f"the learning rate must be >= 0, got {text}", needle=v)
+    return [(text, math.log2(q) if q > 0 else float("-inf"))]
+
+
+def _width(r: _Reader, v: Any) -> str | int:
+    if v == "limit":
+        return "limit"
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise r.fail("width", f"'width' must be \"limit\" or a positive integer, got {v!r}",
+                     needle=v)  # fmt: skip
+    if v < 1:
+        raise r.fail("width", f"'width' must be a positive integer, got {v}",
+                     hint="widths are numbers of neurons, e.g. 256", needle=v)  # fmt: skip
+    return v
+
+
+def _budget(r: _Reader, v: Any) -> dict[str, Any] | None:
+    if v == "":
+        return None
+    if not isinstance(v, dict):
+        raise r.fail("budget", "'budget' must be a table like { seconds = 60 }")
+    unknown = sorted(set(v) - set(BUDGET_FIELDS))
+    if unknown:
+        raise r.fail("budget", f"unknown budget field(s) {unknown}",
+                     hint=f"use some of {', '.join(BUDGET_FIELDS)}")  # fmt: skip
+    for k, x in v.items():
+        if isinstance(x, bool) or not isinstance(x, (int, float)) or x <= 0:
+            raise r.fail("budget", f"budget {k} must be a positive number, got {x!r}")
+    return dict(sorted(v.items()))
+
+
+def _data(r: _Reader, v: Any) -> dict[str, Any] | None:
+    if v == "":
+        return None
+    if not isinstance(v, dict):
+        raise r.fail("data", "'data' must be a table like { source = \"diabetes\", dims = 2, "
+                     "examples = 8 }")  # fmt: skip
+    unknown = sorted(set(v) - set(DATA_FIELDS))
+    if unknown:
+        raise r.fail("data", f"unknown data field(s) {unknown}",
+                     hint=f"use some of {', '.join(DATA_FIELDS)}")  # fmt: skip
+    out = {
+        "source": r.choice("data", v.get("source"), DATA_SOURCES),
+        "dims": r.integer("data", v.get("dims", 2), 1),
+        "examples": r.integer("data", v.get("examples", 8), 1),
+        "seed": r.integer("data", v.get("seed", 0), 0),
+        "digits": r.integer("data", v.get("digits", 2), 0),
+    }
+    return out
+
+
+def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
+    """The points (parameter dicts, not yet hashed) of one [sweep] table."""
+    known = set(GRID_KEYS) | set(SCALAR_KEYS)
+    for key in table:
+        if key not in known:
+            import difflib
+
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise r.fail(key, f"unknown key '{key}'",
+                         hint=f"{hint}known keys: {', '.join(sorted(known))}")  # fmt: skip
+    for key, default in GRID_KEYS.items():
+        if default is None and key not in table:
+            raise r.fail(None, f"missing key '{key}'", hint=f"add {key} = ... to the table")
+    seeds = r.integer("seeds", table.get("seeds", 1), 1)
+    first = r.integer("first_seed", table.get("first_seed", 0), 0)
+    name = table.get("name", "")
+    if not isinstance(name, str):
+        raise r.fail("name", "'name' must be text")
+
+    axes: dict[str, list[Any]] = {}
+    for key, default in GRID_KEYS.items():
+        raw = r.as_list(key, table.get(key, default))
+        vals: list[Any] = []
+        for v in raw:
+            if key == "builder":
+                vals.append(r.choice(key, v, ("mlp",)))
+            elif key in ("depth", "batch_size"):
+                vals.append(r.integer(key, v, 1))
+            elif key == "steps":
+                vals.append(r.integer(key, v, 0))
+            elif key == "activation":
+                if not isinstance(v, str) or not v.strip():
+                    raise r.fail(key, f"'activation' must be an expression in x, got {v!r}")
+                from ..builders.mlp import read_activation
+
+                try:
+                    read_activation(v)
+                except TensorProgError as e:
+                    raise r.fail(key, f"activation {v!r}: {e.message}", hint=e.hint,
+                                 needle=v) from None  # fmt: skip
+                vals.append(v.strip())
+            elif key == "lr":
+                vals.extend(_lr_values(r, v))
+            elif key in ("inputs", "targets", "eval_inputs"):
+                if not isinstance(v, str):
+                    raise r.fail(key, f"'{key}' must be text like \"1,-1,1\" or \"1 0; 0 1\"")
+                vals.append(_examples_text(r, key, v) if v.strip() else None)
+            elif key == "width":
+                vals.append(_width(r, v))
+            elif key == "mode":
+                vals.append(r.choice(key, v, MODES))
+            elif key == "loss":
+                vals.append(r.choice(key, v, LOSSES))
+            elif key == "parametrization":
+                from ..parametrization import PRESETS
+
+                vals.append(r.choice(key, v, tuple(PRESETS)))
+            elif key == "budget":
+                vals.append(_budget(r, v))
+            elif key == "data":
+                vals.append(_data(r, v))
+            elif key == "sleep":
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                    raise r.fail(key, f"'sleep' must be a number of seconds >= 0, got {v!r}")
+                vals.append(v)
+        axes[key] = vals
+
+    if "limit" in axes["width"]:
+        bad = [p for p in axes["parametrization"] if p != "mup"]
+        if bad:
+            raise r.fail("parametrization",
+                         f"width = \"limit\" needs parametrization \"mup\", got {bad[0]!r}",
+                         hint="the limit of SGD is built for μP (Yang & Hu, arXiv:2011.14522, "
+                         "Def. 5.1); put other parametrizations in their own [[sweep]] table "
+                         "with finite widths only",
+                         needle=bad[0])  # fmt: skip
+    has_inputs = any(x is not None for x in axes["inputs"])
+    has_data = any(x is not None for x in axes["data"])
+    if has_inputs == has_data or None in (axes["data"] if has_data else axes["inputs"]):
+        raise r.fail("inputs" if has_inputs else "data",
+                     "give either inputs + targets or data, not both or neither",
+                     hint='e.g. inputs = "1,-1,1" and targets = "1,1,-1", or data = '
+                     '{ source = "diabetes", dims = 2, examples = 8 }')  # fmt: skip
+    if has_inputs and None in axes["targets"]:
+        raise r.fail("targets", "inputs need targets")
+
+    from .data import load_data
+
+    points: list[dict[str, Any]] = []
+    keys = list(axes)
+    for combo in itertools.product(*(axes[k] for k in keys)):
+        g = dict(zip(keys, combo, strict=True))
+        lr_text, log2_lr = g.pop("lr")
+        if g["data"] is not None:
+            xs, ys = load_data(g["data"])
+            evals = xs
+        else:
+            xs, ys = g["inputs"], [t[0] for t in g["targets"]]
+            if any(len(t) != 1 for t in g["targets"]):
+                raise r.fail("targets", "each target is one number")
+            if len(xs) != len(ys):
+                raise r.fail("targets", f"{len(xs)} inputs but {len(ys)} targets",
+                             hint="give one target per input")  # fmt: skip
+            evals = g["eval_inputs"]
+            if evals is not None and len(evals[0]) != len(xs[0]):
+                raise r.fail("eval_inputs", "eval_inputs and inputs differ in dimension")
+        B, T = g["batch_size"], g["steps"]
+        if T:  # cycle through the examples for T steps of B examples
+            xs = [xs[k % len(xs)] for k in range(T * B)]
+            ys = [ys[k % len(ys)] for k in range(T * B)]
+        elif len(xs) % B:
+            raise r.fail("batch_size", f"{len(xs)} examples do not split into batches of {B}",
+                         hint="give steps = ... (the examples are cycled) or more examples")
+        base = {
+            "builder": g["builder"], "depth": g["depth"], "activation": g["activation"],
+            "lr": lr_text, "log2_lr": log2_lr, "inputs": xs, "targets": ys,
+            "eval_inputs": evals, "eval_targets": ys[: len(evals)] if g["data"] else None,
+            "data": g["data"], "mode": g["mode"], "budget": g["budget"],
+            "parametrization": g["parametrization"], "steps": len(xs) // B, "batch_size": B,
+            "loss": g["loss"], "sleep": g["sleep"], "width": g["width"], "seed": None,
+        }  # fmt: skip
+        if g["width"] == "limit":
+            points.append(base)
+        else:
+            for s in range(first, first + seeds):
+                points.append({**base, "seed": s})
+    return points
+
+
+def parse_spec(text: str, source: str = "<spec>", version: str | None = None) -> SweepSpec:
+    """Validate and expand a sweep specification given as TOML text."""
+    if tomllib is None:  # pragma: no cover - Python 3.10 without tomli
+        raise SpecError("reading TOML on Python 3.10 needs the 'tomli' package",
+                        hint="pip install tomli")  # fmt: skip
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        lines = text.splitlines()
+        loc = None
+        if m:
+            ln, col = int(m.group(1)), int(m.group(2))
+            loc = SourceLoc(source, ln, col, lines[ln - 1] if 0 < ln <= len(lines) else "")
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(e))
+        raise SpecError(f"invalid TOML: {msg}", loc=loc) from None
+    locator = _Locator(text, source)
+    top = _Reader(locator, "", 0)
+    unknown = sorted(set(doc) - {"sweep"})
+    if unknown:
+        key = unknown[0]
+        loc = locator.loc(key, 0) if any(s[0] == key for s in locator.sections) else None
+        raise SpecError(f"unknown table or key '{key}'", loc=loc or top.fail(key, "").loc,
+                        hint="a sweep file holds [sweep] or [[sweep]] tables")  # fmt: skip
+    tables = doc.get("sweep")
+    if tables is None:
+        raise SpecError("no [sweep] table", loc=SourceLoc(source, 1, 1, ""),
+                        hint="start the file with [sweep] (or [[sweep]] for several grids)")
+    if isinstance(tables, dict):
+        tables = [tables]
+    version = package_version() if version is None else version
+    points: list[Point] = []
+    seen: set[str] = set()
+    names = []
+    for k, table in enumerate(tables):
+        reader = _Reader(locator, "sweep", k)
+        for params in _grid(reader, table):
+            h = point_hash(params, version)
+            if h not in seen:  # a point named by two grids runs once
+                seen.add(h)
+                points.append(Point(params, h, len(points)))
+        names.append(table.get("name") or "")
+    name = next((n for n in names if n), Path(source).stem)
+    return SweepSpec(name, source, text, points, version)
+
+
+def load_spec(path: str | Path, version: str | None = None) -> SweepSpec:
+    """Read, validate and expand the sweep specification in the TOML file ``path``."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as e:
+        raise SpecError(f"cannot read {path}: {e.strerror or e}") from None
+    return parse_spec(text, str(path), version)
