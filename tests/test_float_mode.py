@@ -195,3 +195,20 @@ def test_unknown_route_names_are_refused_in_every_mode():
             derive_limit(p, mode=mode, backend="nosuch")
         with pytest.raises(TensorProgError, match="zdot"):
             derive_limit(p, mode=mode, zdot="nosuch")
+
+
+def test_float_mode_refuses_overflow_instead_of_reading_zero():
+    """η = 4 on a depth-1 φ = x² μP net diverges: the exact f_4 is beyond float64 range, so float
+    mode must refuse (it used to prune the inf/nan terms and report f_4 = 0, loss_4 = 1/2)."""
+    from fractions import Fraction
+
+    import pytest
+
+    from tensorprog import TensorProgError, derive_limit, mlp_program
+
+    p = mlp_program(1, "x^2", [1, -1, 1, -1, 1], [1, 1, -1, 1, 1], Fraction(4))
+    exact = derive_limit(p)
+    assert abs(exact.as_float("f_3")) > 1e90  # the divergence, exactly
+    assert abs(exact.outputs["f_4"]) > 10**308  # past float64's largest number
+    with pytest.raises(TensorProgError, match="overflows"):
+        derive_limit(p, mode="float")

@@ -148,7 +148,10 @@ class FloatBackend:
         c = float(c)
         if not c:
             return self.zero
-        return FPoly(self, p.k, p.c * c)
+        with np.errstate(over="ignore"):
+            out = p.c * c
+        _check_finite(out)
+        return FPoly(self, p.k, out)
 
     def set_pivot(self, k: int, d: float) -> None:
         self.log_d[k] = math.log(d) if d > 0 else -np.inf
@@ -224,10 +227,12 @@ class FloatBackend:
         parts = []
         for i in range(0, len(p), step):
             kk = (p.k[i:i + step, None] + q.k[None, :]).ravel()
-            cc = (p.c[i:i + step, None] * q.c[None, :]).ravel()
+            with np.errstate(over="ignore", invalid="ignore"):
+                cc = (p.c[i:i + step, None] * q.c[None, :]).ravel()
             parts.append(self._aggregate(kk, cc))
         out = parts[0] if len(parts) == 1 else self._aggregate(
             np.concatenate([x.k for x in parts]), np.concatenate([x.c for x in parts]))
+        _check_finite(out.c)
         return self._prune(out) if prune else out
 
     def _prune(self, p: FPoly) -> FPoly:
@@ -244,6 +249,7 @@ class FloatBackend:
     def expect(self, p: FPoly) -> float:
         if len(p) == 0:
             return 0.0
+        _check_finite(p.c)
         lm = self._log_weights(p.k, True)
         ok = np.isfinite(lm)
         if not ok.any():
@@ -269,7 +275,8 @@ class FloatBackend:
         total = 0.0
         for i in range(0, len(p), step):
             kk = (p.k[i:i + step, None] + q.k[None, :]).ravel()
-            cc = (p.c[i:i + step, None] * q.c[None, :]).ravel()
+            with np.errstate(over="ignore", invalid="ignore"):
+                cc = (p.c[i:i + step, None] * q.c[None, :]).ravel()
             total += self.expect(FPoly(self, kk, cc))
         return total
 
@@ -304,3 +311,15 @@ class FloatBackend:
             return PolyStats(0, 0, 0)
         deg = int(self.exponents(p.k).sum(axis=1).max())
         return PolyStats(len(p), 0, deg)
+
+
+def _check_finite(c: np.ndarray) -> None:
+    """Refuse coefficients past float64 range: inf/nan terms would otherwise be pruned away and
+    the limit would silently read 0."""
+    if not np.isfinite(c).all():
+        raise TensorProgError(
+            "a float64 coefficient overflows (the limit leaves float64 range: the training "
+            "diverges at this learning rate and horizon)",
+            hint="use mode='exact' (exact rationals never overflow), a smaller learning rate "
+            "or fewer steps",
+        )
