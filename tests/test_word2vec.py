@@ -128,8 +128,9 @@ def _reference_sentence(E, O, sentence, negative_word, lr, wd):
     for i, centre in enumerate(sentence):
         context = [sentence[j] for j in (i - 1, i + 1) if 0 <= j < len(sentence)]
         negs = [negative_word] if negative_word != centre else []
-        gE = _num_grad(lambda: _example_loss(E, O, centre, context, negs), E)
-        gO = _num_grad(lambda: _example_loss(E, O, centre, context, negs), O)
+        loss = lambda c=centre, J=context, N=negs: _example_loss(E, O, c, J, N)  # noqa: E731
+        gE = _num_grad(loss, E)
+        gO = _num_grad(loss, O)
         for t in {centre, *negs}:
             O[t] = (1 - lr * wd) * O[t] - lr * gO[t]
         # a context word listed twice is decayed twice, its gradient already counts both
@@ -220,6 +221,9 @@ def test_three_cos_add_orthonormal_features_score_chance() -> None:
           Question("gram7-past-tense", "run", "ran", "walk", "walked", 2)]  # fmt: skip
     r = analogy_accuracy(np.eye(V), WORDS, qs)
     assert r["accuracy"] == pytest.approx(1 / (V - 3), rel=1e-12)
+    # the same rows with a zero column added take the general (matrix product) path
+    r2 = analogy_accuracy(np.hstack([np.eye(V), np.zeros((V, 1))]), WORDS, qs)
+    assert r2["accuracy"] == pytest.approx(1 / (V - 3), rel=1e-12)
 
 
 def test_load_questions_errors_name_the_line(tmp_path) -> None:

@@ -91,9 +91,14 @@ def analogy_accuracy(
     sem = np.array([q.semantic for q in seen], bool)
     credit = np.zeros(len(seen))
     N = normalize_rows(E)
+    # orthonormal rows given as the identity: the scores are the target vectors themselves
+    eye = N.shape[0] == N.shape[1] and np.count_nonzero(N) == N.shape[0] and bool(
+        np.all(np.diagonal(N) == 1)
+    )
     for lo in range(0, len(seen), batch):
         qa, qb, qc, qd = ids[lo : lo + batch].T
-        S = (N[qb] - N[qa] + N[qc]) @ N.T
+        T = N[qb] - N[qa] + N[qc]
+        S = T if eye else T @ N.T
         r = np.arange(len(qa))
         for col in (qa, qb, qc):
             S[r, col] = -np.inf
@@ -167,6 +172,7 @@ def pca_figure(panels: list[tuple[str, np.ndarray]], words, pairs, path: str | P
         X = X - X.mean(axis=0)
         _, _, vt = np.linalg.svd(X, full_matrices=False)
         Y = X @ vt[:2].T
+        Y = Y / np.maximum(Y.std(axis=0), 1e-12)  # each component in its own units
         pos = {w: Y[i] for i, w in enumerate(names)}
         for a, b in pairs:
             ax.plot([pos[a][0], pos[b][0]], [pos[a][1], pos[b][1]], color="0.8", lw=0.8, zorder=1)
@@ -179,7 +185,8 @@ def pca_figure(panels: list[tuple[str, np.ndarray]], words, pairs, path: str | P
         ax.set_title(title)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"PCA of CBOW Word2Vec embeddings ({section}): blue = first word, red = second")
+    fig.suptitle(f"PCA of CBOW Word2Vec embeddings ({section}): blue = first word, red = second "
+                 "(components scaled to unit variance)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
