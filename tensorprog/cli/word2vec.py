@@ -3,8 +3,7 @@ sampling in the μP limit, at finite μP widths, in the NTK/GP limit, and gensim
 
     tensorprog word2vec --preset gensim --out w2v
     tensorprog word2vec --preset tp4 --widths 64,256,1024,inf --out w2v-tp4 --no-progress
-    tensorprog word2vec --corpus my.txt --questions my-questions.txt --preset gensim \\
-        --widths 64,inf --epochs 1 --out w2v-mine --json
+    tensorprog word2vec --corpus my.txt --widths 64,inf --epochs 1 --out w2v-mine --json
 
 The default corpus is the English Wikipedia sample gensim ships (cleaned as text8), the default
 questions the Google analogy set gensim ships (both need the ``experiments`` extra). Any
@@ -30,9 +29,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "word2vec",
         help="TP4 §9.3: Word2Vec in the μP limit vs finite widths, NTK and gensim (Table 3)",
-        description=__doc__.split("\n\n")[0].split(": ", 1)[1] + " " + __doc__.split("\n\n")[2],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n" + __doc__.split("\n\n")[1],
+        description=" ".join(
+            (__doc__.split("\n\n")[0].split(": ", 1)[1] + " " + __doc__.split("\n\n")[2]).split()
+        ),
+        epilog="examples: "
+        + "; ".join(line.strip() for line in __doc__.split("\n\n")[1].splitlines()),
     )
     p.add_argument("--corpus", help="corpus file: a MediaWiki XML dump or plain text, one "
                    "sentence per line (.bz2/.gz ok); default: gensim's enwiki sample")
@@ -51,6 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-count", type=int, help="override the min-count (5)")
     p.add_argument("--seed", type=int, default=1, help="seed of the example stream (1)")
     p.add_argument("--init-seed", type=int, default=0, help="seed of the initial weights (0)")
+    p.add_argument("--init", choices=("uniform", "gaussian"), default="uniform",
+                   help="finite widths' input rows: uniform (TP4's code) or Gaussian, "
+                   "variance 1/n either way")
     p.add_argument("--no-gensim", action="store_true", help="skip the gensim baselines")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     add_progress_options(p)
@@ -81,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_word2vec(
             corpus=args.corpus, questions=args.questions, preset=args.preset, widths=widths,
-            out=out, with_gensim=not args.no_gensim, init_seed=args.init_seed,
+            out=out, with_gensim=not args.no_gensim, init_seed=args.init_seed, init=args.init,
             overrides={"epochs": args.epochs, "window": args.window, "seed": args.seed,
                        "negative": args.negative, "min_count": args.min_count},
             progress=bar, log=None if bar is not None else log,

@@ -112,10 +112,12 @@ def run_word2vec(
     overrides: dict | None = None,
     with_gensim: bool = True,
     init_seed: int = 0,
+    init: str = "uniform",
     progress: Progress | None = None,
     log: Callable[[str], None] | None = None,
 ) -> dict:
-    """Train every requested model, evaluate them on the analogy questions, write the PCA figure
+    """Train every requested model (finite μP widths start ``init`` = uniform, as TP4's code, or
+    gaussian, both with variance 1/n), evaluate them on the analogy questions, write the PCA figure
     (``out/word2vec_pca.png``) when ``out`` is given; return the results (JSON-ready)."""
     config = make_config(preset, **(overrides or {}))
     widths = widths if widths is not None else [64, 256, 1024, "inf"]
@@ -156,7 +158,7 @@ def run_word2vec(
         else:
             E, O, m = init_state(V, None if width == "inf" else int(width),
                                  kind="limit" if width == "inf" else "mup",
-                                 seed=init_seed)  # fmt: skip
+                                 init=init, seed=init_seed)  # fmt: skip
             stats = train_cbow(enc, vocab, E, O, config, m=m, progress=tick)
             del O
         res = analogy_accuracy(E, vocab.words, qs)
