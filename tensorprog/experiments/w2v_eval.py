@@ -123,6 +123,7 @@ def analogy_accuracy(
     }
 
 
+CLIP = 4.0  # figure: robust units shown around the median
 FIGURE_SECTIONS = ("city-in-state", "capital-common-countries", "capital-world")
 
 
@@ -172,13 +173,21 @@ def pca_figure(panels: list[tuple[str, np.ndarray]], words, pairs, path: str | P
         X = X - X.mean(axis=0)
         _, _, vt = np.linalg.svd(X, full_matrices=False)
         Y = X @ vt[:2].T
-        Y = Y / np.maximum(Y.std(axis=0), 1e-12)  # each component in its own units
+        # each component in robust units (median absolute deviation), so that one or two far
+        # words do not squash the rest; words beyond ±CLIP units are drawn on the border (▲)
+        Y = (Y - np.median(Y, axis=0)) / np.maximum(
+            1.4826 * np.median(np.abs(Y - np.median(Y, axis=0)), axis=0), 1e-12
+        )
+        out = np.abs(Y) > CLIP
+        Y = np.clip(Y, -CLIP, CLIP)
         pos = {w: Y[i] for i, w in enumerate(names)}
+        far = {w for i, w in enumerate(names) if out[i].any()}
         for a, b in pairs:
             ax.plot([pos[a][0], pos[b][0]], [pos[a][1], pos[b][1]], color="0.8", lw=0.8, zorder=1)
         for group, color in ((left, "tab:blue"), (right, "tab:red")):
-            P = np.array([pos[w] for w in group])
-            ax.scatter(P[:, 0], P[:, 1], s=14, color=color, zorder=2)
+            for clipped, marker in ((False, "o"), (True, "^")):
+                P = np.array([pos[w] for w in group if (w in far) == clipped]).reshape(-1, 2)
+                ax.scatter(P[:, 0], P[:, 1], s=14, color=color, marker=marker, zorder=2)
             for w in group:
                 ax.annotate(w, pos[w], fontsize=7, color=color, xytext=(2, 2),
                             textcoords="offset points")  # fmt: skip
@@ -186,7 +195,7 @@ def pca_figure(panels: list[tuple[str, np.ndarray]], words, pairs, path: str | P
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"PCA of CBOW Word2Vec embeddings ({section}): blue = first word, red = second "
-                 "(components scaled to unit variance)")
+                 "(robust units; ▲ = beyond the frame)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
