@@ -234,3 +234,14 @@ def test_load_questions_errors_name_the_line(tmp_path) -> None:
     p.write_text(": family\nKing Queen Man Woman\n: gram1-x\na b c d\n")
     qs = load_questions(p)
     assert [(q.a, q.semantic) for q in qs] == [("king", True), ("a", False)]
+
+
+def test_limit_memory_guard_and_width_parsing() -> None:
+    """The limit's two V×V float32 blocks: 2·V²·4 bytes (V = 8932 → 638,277,632); a vocabulary
+    whose blocks exceed half the RAM is refused with a hint instead of running out of memory."""
+    from tensorprog.experiments.word2vec import check_limit_memory, parse_widths
+
+    assert check_limit_memory(8932) == 2 * 8932 * 8932 * 4
+    with pytest.raises(TensorProgError, match="--min-count"):
+        check_limit_memory(10**7)
+    assert parse_widths("1024, inf,64,64") == [64, 1024, "inf"]
