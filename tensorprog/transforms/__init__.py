@@ -1,0 +1,23 @@
+"""Program transformations: reverse-mode autodiff of a model description into the Tensor
+Program of its training run (:func:`train_program`), and the independent finite-width trainer
+it is checked against (:func:`train_direct`)."""
+
+from .train import (
+    BATCH_REDUCTIONS,
+    LOSSES,
+    VJP_RULES,
+    TrainSpec,
+    build_training,
+    train_program,
+    train_spec,
+)
+
+__all__ = [
+    "BATCH_REDUCTIONS",
+    "LOSSES",
+    "VJP_RULES",
+    "TrainSpec",
+    "build_training",
+    "train_program",
+    "train_spec",
+]
