@@ -21,3 +21,7 @@ __all__ = [
     "train_program",
     "train_spec",
 ]
+
+from .direct import DirectResult, train_direct  # noqa: E402
+
+__all__ += ["DirectResult", "train_direct"]

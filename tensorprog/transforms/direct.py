@@ -1,0 +1,291 @@
+"""The direct finite-width trainer of a model description: real n × n matrices, real backprop,
+numpy. The reference :func:`~tensorprog.transforms.train_program` is checked against, so it shares
+none of its rules: gradients here are the ordinary (unscaled) ones, derivatives come from
+sympy's own ``diff`` evaluated by ``lambdify``, matrices are actual arrays updated in place.
+
+Parameters move as in :mod:`tensorprog.transforms.train`: a trainable vector P by
+``−η·lr_P·n∇_P L``, a trainable matrix by ``−η·lr_W·∇_W L`` (μP with the program's Θ(1) units),
+with the same clipping, weight decay and momentum conventions. ``decoupled=True`` keeps for each
+matrix a separate backward matrix B = a·W̃ + ΔWᵀ (W̃ an independent copy of W₀ᵀ) that receives the
+transposed updates (TP4, Yang & Hu, arXiv:2011.14522, §6.2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from scipy.special import erf as _erf
+
+from ..errors import TensorProgError
+from ..ir import InitMatrix, InitScalar, InitVector, MatMul, Moment, Nonlin, Program, ScalarOp
+from .train import TrainSpec, initial_name, tilde_name, train_spec
+
+
+def _sigmoid(x):
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=float)))
+
+
+_MODULES = [
+    {
+        "relu": lambda x: np.maximum(x, 0.0),
+        "sigmoid": _sigmoid,
+        "gelu": lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
+        "silu": lambda x: x * _sigmoid(x),
+        "Heaviside": lambda x, h0=0.5: np.heaviside(x, h0),
+        "erf": _erf,
+    },
+    "numpy",
+]
+
+
+class _Fn:
+    """A node expression and its partial derivatives as numpy functions of the node's
+    arguments (sympy diff + lambdify: independent of the transformation's differentiator)."""
+
+    def __init__(self, expr: sp.Expr, name: str) -> None:
+        self.args = sorted(expr.free_symbols, key=lambda s: s.name)
+        self.names = [s.name for s in self.args]
+        self.f = sp.lambdify(self.args, expr, modules=_MODULES)
+        self.expr, self.node = expr, name
+        self.d: dict[str, Any] = {}
+
+    def __call__(self, env):
+        return self.f(*[env[n] for n in self.names])
+
+    def grad(self, env, name):
+        if name not in self.d:
+            ds = sp.diff(self.expr, sp.Symbol(name, real=True))
+            if ds.has(sp.DiracDelta, sp.Derivative, sp.Subs):
+                raise TensorProgError(f"node '{self.node}': cannot differentiate in {name}")
+            self.d[name] = sp.lambdify(self.args, ds, modules=_MODULES)
+        return self.d[name](*[env[n] for n in self.names])
+
+
+@dataclass
+class DirectResult:
+    """A finite-width training run: every output of the training program by name."""
+
+    width: int
+    values: dict[str, float] = field(default_factory=dict)
+    params: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def outputs(self) -> dict[str, float]:
+        return dict(self.values)
+
+
+class _Direct:
+    def __init__(self, model: Program, spec: TrainSpec, width: int, draws, rng) -> None:
+        self.model, self.spec, self.n = model, spec, width
+        self.nodes = model.nodes
+        self.fns = {
+            nd.name: _Fn(nd.expr, nd.name)
+            for nd in self.nodes
+            if isinstance(nd, (Nonlin, Moment, ScalarOp))
+        }
+        self.active: set[str] = set()
+        for nd in self.nodes:
+            deps = {s.name for s in getattr(nd, "expr", sp.S.Zero).free_symbols}
+            if isinstance(nd, MatMul):
+                deps = {nd.matrix, nd.vector}
+            if nd.name in model.params or deps & self.active:
+                self.active.add(nd.name)
+        draws = dict(draws or {})
+        rng = np.random.default_rng(rng)
+        n = width
+        self.vals: dict[str, Any] = {}  # current parameters / frozen objects
+        self.back: dict[str, np.ndarray] = {}  # decoupled backward matrices
+        used: set[str] = set()
+        for nd in self.nodes:
+            if isinstance(nd, InitVector):
+                key = initial_name(model, nd.name)
+                if key in draws:
+                    self.vals[nd.name] = np.array(draws[key], float)
+                    used.add(key)
+                elif nd.cov:
+                    raise TensorProgError(
+                        f"correlated initial vector '{nd.name}' needs a draw",
+                        hint="pass draws for all initial vectors",
+                    )
+                else:
+                    self.vals[nd.name] = rng.standard_normal(n) * math.sqrt(float(nd.var))
+            elif isinstance(nd, InitMatrix):
+                for key, dest in [(nd.name, self.vals), (tilde_name(nd.name), self.back)]:
+                    if dest is self.back and not spec.decoupled:
+                        continue
+                    if key in draws:
+                        dest[nd.name] = np.array(draws[key], float)
+                        used.add(key)
+                    else:
+                        dest[nd.name] = rng.standard_normal((n, n)) * math.sqrt(
+                            float(nd.var) / n
+                        )
+            elif isinstance(nd, InitScalar) and nd.name not in model.inputs:
+                self.vals[nd.name] = float(nd.value)
+        extra = set(draws) - used
+        if extra:
+            raise TensorProgError(
+                f"draws for unknown objects: {', '.join(sorted(extra))}",
+                hint="draws are keyed by the training program's initial names (P_0, W, Wtilde)",
+            )
+        self.mom: dict[str, np.ndarray] = {}
+        self.mom_back: dict[str, np.ndarray] = {}
+
+    # forward: every node's value
+    def forward(self, xs) -> dict[str, Any]:
+        env: dict[str, Any] = dict(self.vals)
+        for name, v in zip(self.model.inputs, xs):
+            env[name] = float(v)
+        for nd in self.nodes:
+            if isinstance(nd, MatMul):
+                W = self.vals[nd.matrix]
+                env[nd.name] = (W.T if nd.transpose else W) @ env[nd.vector]
+            elif isinstance(nd, Nonlin):
+                env[nd.name] = np.broadcast_to(np.asarray(self.fns[nd.name](env), float),
+                                               (self.n,)).copy()  # fmt: skip
+            elif isinstance(nd, Moment):
+                env[nd.name] = float(np.mean(self.fns[nd.name](env)))
+            elif isinstance(nd, ScalarOp):
+                env[nd.name] = float(self.fns[nd.name](env))
+        return env
+
+    # backward: ordinary gradients of ``seed · outputs`` w.r.t. every parameter
+    def backward(self, env, seeds: dict[str, float]) -> dict[str, np.ndarray]:
+        n = self.n
+        adj: dict[str, Any] = {}
+        for o, s in seeds.items():
+            adj[o] = adj.get(o, 0.0) + s
+        grads: dict[str, np.ndarray] = {}
+        for nd in reversed(self.nodes):
+            a = adj.pop(nd.name, None)
+            if a is None:
+                continue
+            if isinstance(nd, InitVector):
+                if nd.name in self.model.params:
+                    grads[nd.name] = np.broadcast_to(a, (n,)).astype(float)
+            elif isinstance(nd, MatMul):
+                W = self.vals[nd.matrix]
+                if self.spec.decoupled:
+                    B = self.back[nd.matrix]
+                    dx = (B.T if nd.transpose else B) @ a
+                else:
+                    dx = (W if nd.transpose else W.T) @ a
+                adj[nd.vector] = adj.get(nd.vector, 0.0) + dx
+                if nd.matrix in self.model.params:
+                    gW = np.outer(env[nd.vector], a) if nd.transpose else np.outer(
+                        a, env[nd.vector]
+                    )
+                    grads[nd.matrix] = grads.get(nd.matrix, 0.0) + gW
+            elif isinstance(nd, (Nonlin, Moment, ScalarOp)):
+                fn = self.fns[nd.name]
+                for arg in fn.names:
+                    if arg not in self.active:
+                        continue  # constants of the run: inputs, frozen objects
+                    d = fn.grad(env, arg)
+                    vec_arg = isinstance(env[arg], np.ndarray)
+                    if isinstance(nd, Nonlin):
+                        contrib = a * d if vec_arg else float(np.sum(a * d))
+                    elif isinstance(nd, Moment):
+                        contrib = a * np.asarray(d, float) / n if vec_arg else a * float(
+                            np.mean(d)
+                        )
+                        if vec_arg:
+                            contrib = np.broadcast_to(contrib, (n,))
+                    else:
+                        contrib = a * float(d)
+                    adj[arg] = adj.get(arg, 0.0) + contrib
+        return grads
+
+    def loss(self, f: float, y: float) -> tuple[float, float]:
+        if self.spec.loss == "mse":
+            return 0.5 * (f - y) ** 2, f - y
+        return float(np.logaddexp(0.0, -y * f)), float(-y / (1.0 + math.exp(y * f)))
+
+    def step(self, batch_grads: list[dict[str, np.ndarray]], need_next: bool) -> None:
+        spec, n, model = self.spec, self.n, self.model
+        eta, beta = float(spec.lr), float(spec.momentum)
+        lam = float(spec.weight_decay)
+        red = len(batch_grads) if spec.batch_reduction == "mean" else 1
+        G: dict[str, np.ndarray] = {}
+        for P, prm in model.params.items():
+            parts = [g[P] for g in batch_grads if P in g]
+            tot = sum(parts) / red if parts else np.zeros_like(self.vals[P])
+            # vectors move by n∇ (their Θ(1) units), matrices by ∇
+            G[P] = tot * n if prm.role != "hidden" else tot
+        clip = 1.0
+        if spec.clip_norm is not None:
+            sq = sum(
+                float(np.mean(G[P] ** 2)) if model.params[P].role != "hidden"
+                else float(np.sum(G[P] ** 2))
+                for P in G
+            )
+            clip = min(1.0, float(spec.clip_norm) / math.sqrt(sq))
+        for P, prm in model.params.items():
+            rate = eta * float(prm.lr)
+            g = clip * G[P] + lam * self.vals[P]
+            if beta:
+                self.mom[P] = g if P not in self.mom else beta * self.mom[P] + g
+                g = self.mom[P]
+            if prm.role == "hidden" and spec.decoupled and P in self.back:
+                gb = clip * G[P].T + lam * self.back[P]
+                if beta:
+                    self.mom_back[P] = gb if P not in self.mom_back else (
+                        beta * self.mom_back[P] + gb
+                    )
+                    gb = self.mom_back[P]
+                self.back[P] = self.back[P] - rate * gb
+            self.vals[P] = self.vals[P] - rate * g
+
+    def run(self) -> DirectResult:
+        spec, model = self.spec, self.model
+        res = DirectResult(self.n)
+        single = len(model.outputs) == 1
+        for t in range(spec.steps):
+            batch = []
+            losses = []
+            for i, k in enumerate(spec.batch(t)):
+                tag = spec.tag(t, i)
+                env = self.forward(spec.inputs[k])
+                seeds, tot = {}, 0.0
+                for o, y in zip(model.outputs, spec.targets[k]):
+                    ell, chi = self.loss(env[o], float(y))
+                    res.values[f"{o}_{tag}"] = env[o]
+                    seeds[o] = chi
+                    tot += ell
+                losses.append((tag, tot))
+                batch.append(self.backward(env, seeds if not single else seeds))
+            for tag, v in losses:
+                res.values[f"loss_{tag}"] = v
+            self.step(batch, True)
+        for e, xs in enumerate(spec.eval_inputs):
+            env = self.forward(xs)
+            for o in model.outputs:
+                res.values[f"{o}_{spec.steps}_{e}"] = env[o]
+        res.params = {P: self.vals[P] for P in model.params}
+        return res
+
+
+def train_direct(
+    model: Program,
+    data,
+    *,
+    width: int,
+    draws: dict[str, np.ndarray] | None = None,
+    rng=None,
+    **options,
+) -> DirectResult:
+    """Train ``model`` at finite ``width`` with actual matrices and ordinary backprop.
+
+    ``options`` are :func:`~tensorprog.transforms.train_program`'s (lr, loss, steps/epochs,
+    batch_size, batch_reduction, momentum, weight_decay, clip_norm, decoupled, eval_inputs).
+    ``draws``: initial values keyed by the training program's initial names (``P_0`` for a
+    trainable vector P, the matrix name, ``Wtilde…`` for decoupled copies), so that
+    ``run_finite(train_program(...), width, draws=draws)`` can reproduce the run.
+    """
+    spec = train_spec(model, data, **options)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise TensorProgError(f"width must be a positive integer, got {width!r}")
+    return _Direct(model, spec, width, draws, rng).run()
