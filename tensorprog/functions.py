@@ -147,7 +147,9 @@ DERIVATIVES: dict[str, Callable[[sp.Expr], sp.Expr] | None] = {
     "sigmoid": lambda x: sigmoid(x) * (1 - sigmoid(x)),
     "relu": _half_step,
     "erf": lambda x: 2 * sp.exp(-(x**2)) / sp.sqrt(sp.pi),
-    "gelu": lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi),
+    "gelu": lambda x: (
+        (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
+    ),
     "silu": lambda x: sigmoid(x) + x * sigmoid(x) * (1 - sigmoid(x)),
     "sin": sp.cos,
     "cos": lambda x: -sp.sin(x),
