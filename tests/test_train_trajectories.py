@@ -81,7 +81,7 @@ def test_same_draws_same_trajectory(name, batch, decoupled):
 @pytest.mark.parametrize(
     "opts",
     [
-        dict(momentum=F(9, 10)),
+        dict(momentum=F(1, 2)),
         dict(weight_decay=F(1, 10)),
         dict(clip_norm=F(1, 4)),
         dict(momentum=F(1, 2), weight_decay=F(1, 20), clip_norm=1, batch_size=2,
@@ -171,6 +171,9 @@ def test_direct_trainer_gradients_match_finite_differences(name):
     o = model.outputs[0]
     grads = d.backward(d.forward(spec.inputs[0]), {o: 1.0})
     rng = np.random.default_rng(0)
+    for P, g in list(grads.items()):
+        if isinstance(g, list):  # a matrix's gradient as rank-one factors (u, v): Σ u vᵀ
+            grads[P] = sum(np.outer(u, v) for u, v in g)
     for P in model.params:
         D = rng.standard_normal(d.vals[P].shape)
         base = d.vals[P].copy()

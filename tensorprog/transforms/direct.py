@@ -77,6 +77,15 @@ class DirectResult:
         return dict(self.values)
 
 
+def _sub_factors(M: np.ndarray, rate: float, left: np.ndarray, right: np.ndarray) -> None:
+    """M -= rate · left @ right in place, in row blocks (no n × n temporary)."""
+    if left.shape[1] == 0:
+        return
+    step = max(1, (1 << 21) // max(1, M.shape[1]))
+    for r in range(0, M.shape[0], step):
+        M[r : r + step] -= (rate * left[r : r + step]) @ right
+
+
 class _Direct:
     def __init__(self, model: Program, spec: TrainSpec, width: int, draws, rng) -> None:
         self.model, self.spec, self.n = model, spec, width
@@ -175,10 +184,10 @@ class _Direct:
                     dx = (W if nd.transpose else W.T) @ a
                 adj[nd.vector] = adj.get(nd.vector, 0.0) + dx
                 if nd.matrix in self.model.params:
-                    gW = np.outer(env[nd.vector], a) if nd.transpose else np.outer(
-                        a, env[nd.vector]
-                    )
-                    grads[nd.matrix] = grads.get(nd.matrix, 0.0) + gW
+                    # ∇_W = h̄ xᵀ (x h̄ᵀ for Wᵀ x): kept as its rank-one factors, summed
+                    # densely once per step (an n × n temporary per use is slow at n = 8192)
+                    pair = (env[nd.vector], a) if nd.transpose else (a, env[nd.vector])
+                    grads.setdefault(nd.matrix, []).append(pair)
             elif isinstance(nd, (Nonlin, Moment, ScalarOp)):
                 fn = self.fns[nd.name]
                 for arg in fn.names:
@@ -204,40 +213,57 @@ class _Direct:
             return 0.5 * (f - y) ** 2, f - y
         return float(np.logaddexp(0.0, -y * f)), float(-y / (1.0 + math.exp(y * f)))
 
-    def step(self, batch_grads: list[dict[str, np.ndarray]], need_next: bool) -> None:
+    def step(self, batch_grads: list[dict], need_next: bool) -> None:
         spec, n, model = self.spec, self.n, self.model
         eta, beta = float(spec.lr), float(spec.momentum)
         lam = float(spec.weight_decay)
         red = len(batch_grads) if spec.batch_reduction == "mean" else 1
-        G: dict[str, np.ndarray] = {}
+        dense = bool(lam or beta)
+        G: dict[str, Any] = {}
+        sq = 0.0
         for P, prm in model.params.items():
-            parts = [g[P] for g in batch_grads if P in g]
-            tot = sum(parts) / red if parts else np.zeros_like(self.vals[P])
-            # vectors move by n∇ (their Θ(1) units), matrices by ∇
-            G[P] = tot * n if prm.role != "hidden" else tot
+            if prm.role == "hidden":
+                pairs = [pr for g in batch_grads for pr in g.get(P, [])]
+                left = np.stack([u for u, _ in pairs], axis=1) / red if pairs else np.zeros((n, 0))
+                right = np.stack([v for _, v in pairs], axis=0) if pairs else np.zeros((0, n))
+                # ‖∇_W L‖²_F = Σ_jk (u_j·u_k)(v_j·v_k), from the factors
+                if spec.clip_norm is not None:
+                    sq += float(np.sum((left.T @ left) * (right @ right.T)))
+                G[P] = left @ right if dense else (left, right)
+            else:
+                parts = [g[P] for g in batch_grads if P in g]
+                tot = sum(parts) / red if parts else np.zeros_like(self.vals[P])
+                G[P] = tot * n  # vectors move by n∇ (their Θ(1) units)
+                if spec.clip_norm is not None:
+                    sq += float(np.mean(G[P] ** 2))
         clip = 1.0
         if spec.clip_norm is not None:
-            sq = sum(
-                float(np.mean(G[P] ** 2)) if model.params[P].role != "hidden"
-                else float(np.sum(G[P] ** 2))
-                for P in G
-            )
             clip = min(1.0, float(spec.clip_norm) / math.sqrt(sq))
         for P, prm in model.params.items():
             rate = eta * float(prm.lr)
-            g = clip * G[P] + lam * self.vals[P]
-            if beta:
-                self.mom[P] = g if P not in self.mom else beta * self.mom[P] + g
-                g = self.mom[P]
-            if prm.role == "hidden" and spec.decoupled and P in self.back:
-                gb = clip * G[P].T + lam * self.back[P]
+            decoupled = prm.role == "hidden" and spec.decoupled and P in self.back
+            if prm.role == "hidden" and not dense:
+                left, right = G[P]
+                _sub_factors(self.vals[P], rate * clip, left, right)
+                if decoupled:
+                    _sub_factors(self.back[P], rate * clip, right.T, left.T)
+                continue
+            targets = [(self.vals, self.mom, G[P])]
+            if decoupled:
+                targets.append((self.back, self.mom_back, G[P].T))
+            for store, mom, grad in targets:
+                X = store[P]
+                g = grad * clip
+                if lam:
+                    g += lam * X
                 if beta:
-                    self.mom_back[P] = gb if P not in self.mom_back else (
-                        beta * self.mom_back[P] + gb
-                    )
-                    gb = self.mom_back[P]
-                self.back[P] = self.back[P] - rate * gb
-            self.vals[P] = self.vals[P] - rate * g
+                    if P in mom:
+                        mom[P] *= beta
+                        mom[P] += g
+                    else:
+                        mom[P] = g
+                    g = mom[P]
+                X -= rate * g  # in place: the arrays are this run's own copies
 
     def run(self) -> DirectResult:
         spec, model = self.spec, self.model
