@@ -12,6 +12,7 @@ transposed updates (TP4, Yang & Hu, arXiv:2011.14522, §6.2).
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,13 @@ _MODULES = [
 ]
 
 
+@functools.lru_cache(maxsize=4096)
+def _lambdify(args: tuple, expr: sp.Expr):
+    # lambdify prints the (whitelisted, parser- or API-built) expression to numpy code; cached
+    # because building it costs far more than one evaluation
+    return sp.lambdify(args, expr, modules=_MODULES)
+
+
 class _Fn:
     """A node expression and its partial derivatives as numpy functions of the node's
     arguments (sympy diff + lambdify: independent of the transformation's differentiator)."""
@@ -49,7 +57,7 @@ class _Fn:
     def __init__(self, expr: sp.Expr, name: str) -> None:
         self.args = sorted(expr.free_symbols, key=lambda s: s.name)
         self.names = [s.name for s in self.args]
-        self.f = sp.lambdify(self.args, expr, modules=_MODULES)
+        self.f = _lambdify(tuple(self.args), expr)
         self.expr, self.node = expr, name
         self.d: dict[str, Any] = {}
 
@@ -61,7 +69,7 @@ class _Fn:
             ds = sp.diff(self.expr, sp.Symbol(name, real=True))
             if ds.has(sp.DiracDelta, sp.Derivative, sp.Subs):
                 raise TensorProgError(f"node '{self.node}': cannot differentiate in {name}")
-            self.d[name] = sp.lambdify(self.args, ds, modules=_MODULES)
+            self.d[name] = _lambdify(tuple(self.args), ds)
         return self.d[name](*[env[n] for n in self.names])
 
 

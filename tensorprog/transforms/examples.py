@@ -12,6 +12,7 @@ import sympy as sp
 from ..ir import Program, as_number, sym
 
 X = sym("x")
+_EPS = sp.Rational(1, 10)
 
 
 def _phi(phi: sp.Expr | None):
@@ -96,7 +97,7 @@ def two_outputs(phi: sp.Expr | None = None) -> Program:
     return m
 
 
-def normalized(phi: sp.Expr | None = None, eps=sp.Rational(1, 10)) -> Program:
+def normalized(phi: sp.Expr | None = None, eps=_EPS) -> Program:
     """A normalization layer: h¹ = ξ U, h² = W φ(h¹), z = h² / sqrt(mean((h²)²) + ε),
     f = mean(nV ⊙ φ(z)); the scalar mean((h²)²) carries a cotangent (a Moment in the backward
     pass)."""
