@@ -577,6 +577,9 @@ class _Builder:
                 for k, h in enumerate(m.hist):
                     h[0] = self.scalar(f"c{W}_{k}_{t + 1}", h[0])
                     h[3] = self.scalar(f"mc{W}_{k}_{t + 1}", h[3])
+            else:  # a new term's coefficient is fixed from now on: one scalar node
+                for k in range(len(m.hist) - len(terms), len(m.hist)):
+                    m.hist[k][0] = self.scalar(f"c{W}_{k}", m.hist[k][0])
         return new
 
     # ---- the whole run
