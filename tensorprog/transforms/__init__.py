@@ -25,3 +25,7 @@ __all__ = [
 from .direct import DirectResult, train_direct  # noqa: E402
 
 __all__ += ["DirectResult", "train_direct"]
+
+from .maml import maml_direct, maml_program  # noqa: E402
+
+__all__ += ["maml_direct", "maml_program"]

@@ -116,6 +116,30 @@ def normalized(phi: sp.Expr | None = None, eps=_EPS) -> Program:
     return m
 
 
+def linear_tasks(slopes, support_xs, query_xs) -> list:
+    """A toy family of 1-d regression tasks for first-order MAML: task a has targets y = a·ξ;
+    its support set is ``support_xs``, its query set ``query_xs`` (TP4 §9.2 uses a 1-hidden-layer
+    linear μP network, e.g. ``mlp_program``'s model or :func:`mlp_with_biases` with φ = x)."""
+    return [
+        (([[x] for x in support_xs], [a * x for x in support_xs]),
+         ([[x] for x in query_xs], [a * x for x in query_xs]))
+        for a in slopes
+    ]  # fmt: skip
+
+
+def one_hidden_layer(phi: sp.Expr | None = None) -> Program:
+    """h = ξ U, f = mean(nV ⊙ φ(h)): the 1-hidden-layer μP network of TP4 §9.2."""
+    f = _phi(phi)
+    m = Program("one_hidden_layer")
+    U = m.param_vector("U", role="input")
+    nV = m.param_vector("nV", role="output")
+    (xi,) = m.input("xi")
+    h = m.nonlin("h", xi * U)
+    m.moment("f", nV * f(h))
+    m.output("f")
+    return m
+
+
 EXAMPLES = {
     "residual": residual_mlp,
     "rnn": rnn,

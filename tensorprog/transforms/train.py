@@ -514,9 +514,14 @@ class _Builder:
 
     # ---- the update of one step
     def update(self, state: _State, batch: list[tuple[_Grads, sp.Expr]], t: int,
-               need_next: bool, lr: sp.Expr | None = None) -> _State:  # fmt: skip
-        spec, model = self.spec, self.model
-        eta = spec.lr if lr is None else lr
+               need_next: bool, spec: TrainSpec | None = None,
+               label: str | None = None) -> _State:  # fmt: skip
+        """The parameters after one step on ``batch``; ``spec`` overrides the options (MAML's
+        inner steps), ``label`` the name suffix of the new nodes (default t + 1)."""
+        spec = spec or self.spec
+        model = self.model
+        eta = spec.lr
+        lab = f"{t + 1}" if label is None else label
         red = len(batch) if spec.batch_reduction == "mean" else 1
         beta, lam = spec.momentum, spec.weight_decay
         new = state.copy()
@@ -532,25 +537,25 @@ class _Builder:
         if spec.clip_norm is not None:
             # Global norm, each parameter in its Θ(1) units (TP4 footnote 44: clipping is a
             # scalar of Moments): ‖G‖² = Σ_P mean(G_P²) + Σ_W Σ_jk c_j c_k (g_j·g_k)(v_j·v_k)/n².
-            sq = [self.mean(f"gsq{P}_{t}", G[P] ** 2) for P in G if G[P] != 0]
+            sq = [self.mean(f"gsq{P}_{lab}", G[P] ** 2) for P in G if G[P] != 0]
             for W, terms in Gm.items():
                 for j, (cj, gj, vj) in enumerate(terms):
                     for k, (ck, gk, vk) in enumerate(terms[: j + 1]):
-                        mg = self.mean(f"gsq{W}_{t}_g{j}_{k}", gj * gk)
-                        mv = self.mean(f"gsq{W}_{t}_v{j}_{k}", vj * vk)
+                        mg = self.mean(f"gsq{W}_{lab}_g{j}_{k}", gj * gk)
+                        mv = self.mean(f"gsq{W}_{lab}_v{j}_{k}", vj * vk)
                         sq.append((2 if k < j else 1) * cj * ck * mg * mv)
-            norm = self.scalar(f"gnorm_{t}", sp.sqrt(sp.Add(*sq)), force=True)
-            clip = self.scalar(f"clip_{t}", sp.Min(1, spec.clip_norm / norm), force=True)
+            norm = self.scalar(f"gnorm_{lab}", sp.sqrt(sp.Add(*sq)), force=True)
+            clip = self.scalar(f"clip_{lab}", sp.Min(1, spec.clip_norm / norm), force=True)
         for P in state.vec:
             lrP = model.params[P].lr
             g = clip * G[P] + lam * state.vec[P]
             if beta != 0:
                 m = g if P not in state.mom else beta * state.mom[P] + g
                 if need_next:
-                    new.mom[P] = self.vector(f"m{P}_{t + 1}", m)
+                    new.mom[P] = self.vector(f"m{P}_{lab}", m)
                 g = new.mom.get(P, m)
             if need_next:
-                new.vec[P] = self.vector(f"{P}_{t + 1}", state.vec[P] - eta * lrP * g)
+                new.vec[P] = self.vector(f"{P}_{lab}", state.vec[P] - eta * lrP * g)
         for W, terms in Gm.items():
             m = new.mats[W]
             mat_changed = lam != 0 or beta != 0
@@ -572,14 +577,15 @@ class _Builder:
             for h, u in zip(m.hist, uc):
                 h[0] = h[0] - rate * u
             if mat_changed:  # keep coefficient expressions small: one scalar node each
-                m.a = self.scalar(f"a{W}_{t + 1}", m.a)
-                m.ma = self.scalar(f"ma{W}_{t + 1}", m.ma)
+                m.a = self.scalar(f"a{W}_{lab}", m.a)
+                m.ma = self.scalar(f"ma{W}_{lab}", m.ma)
                 for k, h in enumerate(m.hist):
-                    h[0] = self.scalar(f"c{W}_{k}_{t + 1}", h[0])
-                    h[3] = self.scalar(f"mc{W}_{k}_{t + 1}", h[3])
+                    h[0] = self.scalar(f"c{W}_{k}_{lab}", h[0])
+                    h[3] = self.scalar(f"mc{W}_{k}_{lab}", h[3])
             else:  # a new term's coefficient is fixed from now on: one scalar node
                 for k in range(len(m.hist) - len(terms), len(m.hist)):
-                    m.hist[k][0] = self.scalar(f"c{W}_{k}", m.hist[k][0])
+                    cname = f"c{W}_{k}" if label is None else f"c{W}_{label}_{k}"
+                    m.hist[k][0] = self.scalar(cname, m.hist[k][0])
         return new
 
     # ---- the whole run
