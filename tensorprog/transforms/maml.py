@@ -83,10 +83,12 @@ def _adapt(b: _Builder, state: _State, support: TrainSpec, K: int, tag: str) -> 
     return state
 
 
-def maml_program(model: Program, tasks, *, inner_lr, lr, inner_steps: int = 1,
-                 meta_batch: int = 1, steps: int | None = None, loss: str = "mse",
-                 batch_reduction: str = "sum", momentum=0, weight_decay=0, clip_norm=None,
-                 decoupled: bool = False, eval_tasks=(), name: str | None = None) -> Program:  # fmt: skip
+def maml_program(
+    model: Program, tasks, *, inner_lr, lr, inner_steps: int = 1, meta_batch: int = 1,
+    steps: int | None = None, loss: str = "mse", batch_reduction: str = "sum", momentum=0,
+    weight_decay=0, clip_norm=None, decoupled: bool = False, eval_tasks=(),
+    name: str | None = None,
+) -> Program:  # fmt: skip
     """The Tensor Program of first-order MAML on ``model`` (see the module docstring).
 
     tasks: a sequence of ``(support, query)`` pairs, each ``(rows, targets)`` as in
