@@ -342,21 +342,44 @@ class _Builder:
             return expr
         if not any(s.name in self.pvec for s in expr.free_symbols):
             return expr
-        self.p.nonlin(name, expr)
+        self._add(Nonlin(name, expr))
         self.pvec.add(name)
         return sym(name)
 
     def scalar(self, name: str, expr: sp.Expr, force: bool = False) -> sp.Expr:
         if not force and (expr.is_Atom):
             return expr
-        self.p.scalar_op(name, expr)
+        self._add(ScalarOp(name, expr))
         return sym(name)
 
     def mean(self, name: str, expr: sp.Expr) -> sp.Expr:
         if not any(s.name in self.pvec for s in expr.free_symbols):
             return expr  # the mean of a constant vector
-        self.p.moment(name, expr)
+        self._add(Moment(name, expr))
         return sym(name)
+
+    def _add(self, node: Node, deps: tuple[str, ...] | None = None) -> None:
+        """Append a generated node. The transformation builds well-typed nodes by construction
+        (expressions of its own program symbols, whitelisted heads: the model's and the declared
+        derivatives'), so Program.add's per-node re-validation — the dominant build cost at long
+        horizons — is replaced by the checks that can still fail: a fresh name whose
+        dependencies exist. The bookkeeping matches Program.add, so validate() stays valid."""
+        p = self.p
+        g = p.graph
+        name = node.name
+        if name in g:
+            p.add(node)  # raises the usual "already defined" error
+        if deps is None:
+            deps = tuple({s.name for s in node.expr.free_symbols})
+        for d in deps:
+            if d not in g:
+                p.add(node)  # raises the usual "unknown name" error
+        g.add_node(name, node=node)
+        for d in deps:
+            g.add_edge(d, name)
+        p._order.append(name)
+        p._checked.append(id(node))
+        p._checked_edges += len(set(deps))
 
     def partial(self, node: Node, s: sp.Symbol) -> sp.Expr:
         key = (node.name, s.name)
@@ -406,7 +429,7 @@ class _Builder:
             base_m, base_t = m.name, transpose
         plain = m.a == 1 and not m.hist
         bname = name if plain else f"{name}_W0"
-        self.p.add(MatMul(bname, base_m, x.name, base_t))
+        self._add(MatMul(bname, base_m, x.name, base_t), (base_m, x.name))
         self.pvec.add(bname)
         base = sym(bname)
         if plain:
@@ -497,16 +520,16 @@ class _Builder:
     def example(self, state: _State, tag: str, xs, ys) -> tuple[_Grads, sp.Expr, list[str]]:
         """Forward + loss + backward; returns (gradient, per-example scale s, f names).
         One output: seed 1 and s = χ; several: seeds χ_o and s = 1."""
-        p, model, spec = self.p, self.model, self.spec
+        model, spec = self.model, self.spec
         env = self.forward(state, tag, xs)
         fs = [env[sym(o)] for o in model.outputs]
         single = len(model.outputs) == 1
         losses, chis = [], {}
         for o, f, y in zip(model.outputs, fs, ys):
             ell, dl = loss_terms(spec.loss, f, y)
-            chis[o] = p.scalar_op(f"chi_{tag}" if single else f"chi_{o}_{tag}", dl)
+            chis[o] = self.scalar(f"chi_{tag}" if single else f"chi_{o}_{tag}", dl, force=True)
             losses.append(ell)
-        p.scalar_op(f"loss_{tag}", sp.Add(*losses))
+        self.scalar(f"loss_{tag}", sp.Add(*losses), force=True)
         seeds = {o: (sp.S.One if single else chis[o]) for o in model.outputs}
         grads = self.backward(env, tag, seeds)
         scale = chis[model.outputs[0]] if single else sp.S.One
