@@ -1,6 +1,8 @@
-"""An L-hidden-layer MLP trained by SGD, written as a Tensor Program (TP4 §6, 001 App. B).
+"""An L-hidden-layer MLP trained by SGD, written as a Tensor Program (TP4, Yang & Hu,
+arXiv:2011.14522, §6; Chen, Yang, Zhao & Gu, "Global Convergence and Rich Feature Learning in
+L-Layer Infinite-Width NNs under μP", App. B).
 
-Conventions (design.md §3; TP4 Definition 5.1 with all constants 1; docs/mlp.md has the details):
+Conventions (TP4 Definition 5.1 with all constants 1; docs/mlp.md has the details):
 
 * network  h¹ = Σ_j ξ_j U_j,  x^l = φ(h^l),  h^{l+1} = W^{l+1} x^l,  f = mean(nV ⊙ x^L);
 * initial objects  U_j (columns of W¹) and nV = n·W^{L+1}: initial vectors with N(0, σ²)
@@ -282,7 +284,7 @@ def _mup_scales(spec: MLPSpec) -> _Scales:
     return _Scales(tuple(s**2 for s in spec.init_multipliers), tuple(spec.lr_multipliers))
 
 
-# Other abc-parametrizations need n-dependent scalars in the program (issue 5); each entry
+# Other abc-parametrizations need n-dependent scalars in the program; each entry
 # maps a spec to its scales.
 _SCALES: dict[str, Callable[[MLPSpec], _Scales]] = {"mup": _mup_scales}
 
@@ -353,7 +355,7 @@ def mlp_program(
     uses examples ``t*batch_size … (t+1)*batch_size − 1``.  targets: one number per example.
     lr: η (int, Fraction, "1/50" or sympy Rational stay exact; floats make limits inexact).
     loss: ``"mse"`` (½(f−y)², χ = f − y) or ``"logistic"`` (log(1+e^{−yf}), labels ±1).
-    batch_reduction: ``"sum"`` (001 App. B) or ``"mean"`` of the per-example gradients.
+    batch_reduction: ``"sum"`` (as Chen et al. App. B) or ``"mean"`` of the per-example gradients.
     decoupled: backprop through an independent copy of W₀ᵀ (TP4 §6.2).
     eval_inputs: inputs on which f is reported after the last update.
     init_multipliers / lr_multipliers: one constant per layer 1..L+1 multiplying the init
