@@ -652,7 +652,9 @@ def _product(*factors: sp.Expr) -> sp.Expr:
         return sp.Mul(*factors)
     if num and num[0] == 0:
         return sp.S.Zero
-    syms.sort(key=_args_sortkey)
+    # Program symbols all carry the same assumptions (real=True), so sympy's order among them
+    # (Basic.compare of their hashable content) is the order of their names.
+    syms.sort(key=lambda s: s.name)
     args = ([] if not num or num[0] == 1 else num) + syms
     if len(args) == 1:
         return args[0]
