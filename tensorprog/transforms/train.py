@@ -341,9 +341,10 @@ class _Builder:
         or involves no vector (a constant vector stays an expression)."""
         if isinstance(expr, sp.Symbol) and expr.name in self.pvec:
             return expr
-        if not any(s.name in self.pvec for s in expr.free_symbols):
+        deps = tuple({s.name for s in expr.free_symbols})
+        if not any(d in self.pvec for d in deps):
             return expr
-        self._add(Nonlin(name, expr))
+        self._add(Nonlin(name, expr), deps)
         self.pvec.add(name)
         return sym(name)
 
@@ -353,10 +354,12 @@ class _Builder:
         self._add(ScalarOp(name, expr))
         return sym(name)
 
-    def mean(self, name: str, expr: sp.Expr) -> sp.Expr:
-        if not any(s.name in self.pvec for s in expr.free_symbols):
+    def mean(self, name: str, expr: sp.Expr, deps: tuple[str, ...] | None = None) -> sp.Expr:
+        if deps is None:
+            deps = tuple({s.name for s in expr.free_symbols})
+        if not any(d in self.pvec for d in deps):
             return expr  # the mean of a constant vector
-        self._add(Moment(name, expr))
+        self._add(Moment(name, expr), deps)
         return sym(name)
 
     def _add(self, node: Node, deps: tuple[str, ...] | None = None) -> None:
@@ -438,7 +441,7 @@ class _Builder:
         terms = [m.a * base]
         for j, (c, g, v, _mc) in enumerate(m.hist):
             out, inner = (v, g) if transpose else (g, v)
-            mom = self.mean(f"{name}_m{j}", _product(inner, x))
+            mom = self.mean(f"{name}_m{j}", _product(inner, x), (inner.name, x.name))
             terms.append(_product(c, mom, out))
         return _sum(terms)
 
@@ -677,7 +680,17 @@ def _sum(terms: list[sp.Expr]) -> sp.Expr:
         return sp.S.Zero
     if len(terms) == 1:
         return terms[0]
+    if all(t.is_Symbol or all(a.is_Symbol for a in t.args) for t in terms):
+        # Basic.compare's order for symbols and products of symbols (same assumptions): the
+        # class (Symbol before Mul), then the number of factors, then the names in order.
+        return sp.Add._from_args(tuple(sorted(terms, key=_term_key)))
     return sp.Add._from_args(tuple(sorted(terms, key=_args_sortkey)))
+
+
+def _term_key(t: sp.Expr) -> tuple:
+    if t.is_Symbol:
+        return (0, 1, (t.name,))
+    return (1, len(t.args), tuple(a.name for a in t.args))
 
 
 def _kind(node: Node) -> str:
