@@ -131,3 +131,29 @@ SYMPY_HEADS: dict[type, str] = {
     sp.Abs: "abs",
     sp.Heaviside: "step",
 }
+
+
+def _half_step(x):
+    return sp.Heaviside(x, sp.Rational(1, 2))
+
+
+#: d/dx of each whitelisted function, written with whitelisted functions only, for reverse-mode
+#: training programs. ``None``: no derivative usable in a program (step's is a Dirac delta), so
+#: training through it is refused. relu' and abs' take the value 1/2 resp. 0 at 0 (step(0) = 1/2).
+DERIVATIVES: dict[str, Callable[[sp.Expr], sp.Expr] | None] = {
+    "exp": sp.exp,
+    "log": lambda x: 1 / x,
+    "tanh": lambda x: 1 - sp.tanh(x) ** 2,
+    "sigmoid": lambda x: sigmoid(x) * (1 - sigmoid(x)),
+    "relu": _half_step,
+    "erf": lambda x: 2 * sp.exp(-(x**2)) / sp.sqrt(sp.pi),
+    "gelu": lambda x: (
+        (1 + sp.erf(x / sp.sqrt(2))) / 2 + x * sp.exp(-(x**2) / 2) / sp.sqrt(2 * sp.pi)
+    ),
+    "silu": lambda x: sigmoid(x) + x * sigmoid(x) * (1 - sigmoid(x)),
+    "sin": sp.cos,
+    "cos": lambda x: -sp.sin(x),
+    "abs": lambda x: 2 * _half_step(x) - 1,
+    "sqrt": lambda x: 1 / (2 * sp.sqrt(x)),
+    "step": None,
+}

@@ -1,6 +1,8 @@
 """Builders: turn a high-level training spec into a Tensor Program.
 
-* :func:`mlp_program` -- an L-hidden-layer MLP trained by SGD in μP (TP4 §5–6, 001 App. B).
+* :func:`mlp_program` -- an L-hidden-layer MLP trained by SGD in μP (TP4, Yang & Hu,
+  arXiv:2011.14522, §5–6): the forward model :func:`mlp_model` transformed by
+  :func:`tensorprog.transforms.train_program`.
 """
 
 from .mlp import (
@@ -9,6 +11,7 @@ from .mlp import (
     PARAMETRIZATIONS,
     MLPSpec,
     build_program,
+    mlp_model,
     mlp_program,
     mlp_spec,
 )
@@ -19,6 +22,7 @@ __all__ = [
     "MLPSpec",
     "PARAMETRIZATIONS",
     "build_program",
+    "mlp_model",
     "mlp_program",
     "mlp_spec",
 ]

@@ -1,6 +1,8 @@
-"""An L-hidden-layer MLP trained by SGD, written as a Tensor Program (TP4 §6, 001 App. B).
+"""An L-hidden-layer MLP trained by SGD, written as a Tensor Program (TP4, Yang & Hu,
+arXiv:2011.14522, §6; Chen, Yang, Zhao & Gu, "Global Convergence and Rich Feature Learning in
+L-Layer Infinite-Width NNs under μP", App. B).
 
-Conventions (design.md §3; TP4 Definition 5.1 with all constants 1; docs/mlp.md has the details):
+Conventions (TP4 Definition 5.1 with all constants 1; docs/mlp.md has the details):
 
 * network  h¹ = Σ_j ξ_j U_j,  x^l = φ(h^l),  h^{l+1} = W^{l+1} x^l,  f = mean(nV ⊙ x^L);
 * initial objects  U_j (columns of W¹) and nV = n·W^{L+1}: initial vectors with N(0, σ²)
@@ -9,24 +11,25 @@ Conventions (design.md §3; TP4 Definition 5.1 with all constants 1; docs/mlp.md
 * SGD with learning rate η and χ = L'(f, y):
   nV ← nV − η χ x^L,  ΔW^l ← ΔW^l − η χ dh^l (x^{l-1})ᵀ / n,  U_j ← U_j − η χ ξ_j dh¹.
 
-ΔW^l is never a program object: the TP4 Eq. (24) expansion
-``W^l_t x = W^l_0 x − η Σ_s χ_s dh^l_s (x^{l-1}_s · x)/n`` becomes a MatMul with the initial
-matrix, Moments for the inner products, and one Nonlin for the combination; the backward pass
-uses the transposed identity (TP4 §6.2–6.3).  ``decoupled=True`` replaces W^l_0ᵀ in the backward
-pass by an independent initial matrix ``Wtilde{l}`` (TP4 Eq. 20).
+The program is the forward model of :func:`mlp_model` (parameters U_j, nV, W^l; inputs ξ_j)
+transformed by reverse-mode autodiff (:mod:`tensorprog.transforms`): the backward pass, the SGD
+updates and the TP4 Eq. (24) expansion ``W^l_t x = W^l_0 x − η Σ_s χ_s dh^l_s (x^{l-1}_s · x)/n``
+are generated, not written here. ``decoupled=True`` backpropagates through an independent
+initial matrix ``Wtilde{l}`` in place of W^l_0ᵀ (TP4 Eq. 20).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import sympy as sp
 
 from ..errors import ParametrizationError, ProgramError, SourceLoc, TensorProgError
-from ..ir import MatrixRef, Program, as_number, sym
+from ..ir import Program, sym
+from ..transforms.data import read_number
+from ..transforms.train import TrainSpec, build_training, loss_terms
 
 LOSSES = ("mse", "logistic")
 BATCH_REDUCTIONS = ("sum", "mean")
@@ -94,35 +97,6 @@ class MLPSpec:
             "init_multipliers": [str(v) for v in self.init_multipliers],
             "lr_multipliers": [str(v) for v in self.lr_multipliers],
         }
-
-
-def read_number(value, what: str) -> sp.Expr:
-    """A sympy number from an int, Fraction, float, sympy number, numpy scalar or text.
-
-    Text is read with :class:`fractions.Fraction` (integers, ``a/b``, decimals, ``1e-3``), so
-    ``"0.02"`` is the exact 1/50; never evaluated. Python floats stay floats (inexact).
-    """
-    if isinstance(value, np.integer):
-        value = int(value)
-    elif isinstance(value, np.floating):
-        value = float(value)
-    if isinstance(value, str):
-        try:
-            value = Fraction(value.strip())
-        except (ValueError, ZeroDivisionError):
-            raise TensorProgError(
-                f"{what}: cannot read {value!r} as a number",
-                hint="write an integer, a fraction like 1/50 or a decimal like 0.02",
-            ) from None
-    try:
-        out = as_number(value)
-    except ProgramError as e:
-        raise TensorProgError(f"{what}: {e.message}", hint=e.hint) from None
-    if out.is_real is False or out.has(sp.nan, sp.zoo, sp.oo, -sp.oo):
-        raise TensorProgError(f"{what}: {value!r} is not a finite real number")
-    if isinstance(out, sp.Float) and not np.isfinite(float(out)):
-        raise TensorProgError(f"{what}: {value!r} is not a finite real number")
-    return out
 
 
 def _example(value, what: str) -> tuple[sp.Expr, ...]:
@@ -296,7 +270,7 @@ class _Scales:
     """A parametrization in the program's Θ(1) units, per layer 1..L+1 (U, W², …, W^L, nV).
 
     ``init_var[l-1]``: variance of U's coordinates / of √n·W^l's entries / of nV's coordinates.
-    ``lr[l-1]``: the coefficient that multiplies χ · (update direction) of layer l.
+    ``lr[l-1]``: layer l's learning-rate multiplier (the update is −η·lr·χ·direction).
     """
 
     init_var: tuple[sp.Expr, ...]
@@ -306,14 +280,11 @@ class _Scales:
 def _mup_scales(spec: MLPSpec) -> _Scales:
     # μP (TP4 Def. 5.1, constants 1): every layer's update is Θ(1) in these units, with the
     # learning rate η itself; per-layer multipliers scale the init std and the learning rate.
-    per_batch = spec.batch_size if spec.batch_reduction == "mean" else 1
-    return _Scales(
-        tuple(s**2 for s in spec.init_multipliers),
-        tuple(spec.lr * c / per_batch for c in spec.lr_multipliers),
-    )
+    # The global η and the batch reduction are applied by the transformation.
+    return _Scales(tuple(s**2 for s in spec.init_multipliers), tuple(spec.lr_multipliers))
 
 
-# Other abc-parametrizations need n-dependent scalars in the program (issue 5); each entry
+# Other abc-parametrizations need n-dependent scalars in the program; each entry
 # maps a spec to its scales.
 _SCALES: dict[str, Callable[[MLPSpec], _Scales]] = {"mup": _mup_scales}
 
@@ -321,150 +292,43 @@ _SCALES: dict[str, Callable[[MLPSpec], _Scales]] = {"mup": _mup_scales}
 # --------------------------------------------------------------------------- losses
 def _loss(kind: str, f: sp.Expr, y: sp.Expr) -> tuple[sp.Expr, sp.Expr]:
     """(loss, dloss/df): MSE ½(f−y)², χ = f − y; logistic log(1+e^{−yf}), χ = −y/(1+e^{yf})."""
-    if kind == "mse":
-        return (f - y) ** 2 / 2, f - y
-    return sp.log(1 + sp.exp(-y * f)), -y / (1 + sp.exp(y * f))
+    return loss_terms(kind, f, y)
 
 
-# --------------------------------------------------------------------------- the builder
-@dataclass
-class _Example:
-    """The program symbols of one example's forward (and backward) pass."""
-
-    tag: str
-    xi: tuple[sp.Expr, ...]
-    h: dict[int, sp.Symbol]
-    x: dict[int, sp.Symbol]
-    f: sp.Symbol | None = None
-    chi: sp.Symbol | None = None
-    dh: dict[int, sp.Symbol] | None = None
+# --------------------------------------------------------------------------- the model
+def input_names(d: int) -> list[str]:
+    """The model's input scalars: ``xi`` for d = 1, else ``xi1`` … ``xid``."""
+    return ["xi"] if d == 1 else [f"xi{j + 1}" for j in range(d)]
 
 
-class _Builder:
-    def __init__(self, spec: MLPSpec, scales: _Scales) -> None:
-        self.spec = spec
-        self.sc = scales
-        L = spec.depth
-        self.p = Program(f"mlp_depth{L}_{spec.parametrization}")
-        bases = ["U"] if spec.d == 1 else [f"U{j + 1}" for j in range(spec.d)]
-        self.ubases = bases
-        self.U = [self.p.vector(f"{b}_0", var=scales.init_var[0]) for b in bases]
-        self.nV = self.p.vector("nV_0", var=scales.init_var[L])
-        self.W: dict[int, MatrixRef] = {}
-        self.Wback: dict[int, MatrixRef] = {}
-        for l in range(2, L + 1):
-            self.W[l] = self.p.matrix(f"W{l}", var=scales.init_var[l - 1])
-        for l in range(2, L + 1):
-            # TP4 Eq. (20): the decoupled backward pass uses an iid copy W̃ of W₀ᵀ.
-            self.Wback[l] = (
-                self.p.matrix(f"Wtilde{l}", var=scales.init_var[l - 1])
-                if spec.decoupled
-                else self.W[l].T
-            )
-        # Past updates of each hidden W^l: (lr·χ_s, dh^l_s, x^{l-1}_s, tag of s).
-        self.hist: dict[int, list[tuple[sp.Expr, sp.Symbol, sp.Symbol, str]]] = {
-            l: [] for l in range(2, L + 1)
-        }
-        # For probe forward passes at initialization, and the vectors of every forward pass.
-        self.U0 = list(self.U)
-        self.examples: dict[str, _Example] = {}
+def mlp_model(spec: MLPSpec) -> Program:
+    """The forward pass of the MLP of ``spec`` as a model description (parameters ``U``/``U_j``
+    (role input), ``nV`` (output), ``W2`` … ``WL`` (hidden); inputs ``xi``/``xi_j``; output
+    ``f``), with ``spec``'s parametrization's initial variances and learning-rate multipliers."""
+    sc = _SCALES[spec.parametrization](spec)
+    L = spec.depth
+    m = Program(f"mlp_depth{L}_{spec.parametrization}")
+    bases = ["U"] if spec.d == 1 else [f"U{j + 1}" for j in range(spec.d)]
+    U = [m.param_vector(b, sc.init_var[0], role="input", lr=sc.lr[0]) for b in bases]
+    nV = m.param_vector("nV", sc.init_var[L], role="output", lr=sc.lr[L])
+    W = {l: m.param_matrix(f"W{l}", sc.init_var[l - 1], lr=sc.lr[l - 1]) for l in range(2, L + 1)}
+    xi = m.input(*input_names(spec.d))
+    h = m.nonlin("h1", sp.Add(*[c * u for c, u in zip(xi, U)]))
+    x = m.nonlin("x1", spec.activation.xreplace({X: h}))
+    for l in range(2, L + 1):
+        h = m.matmul(f"h{l}", W[l], x)
+        x = m.nonlin(f"x{l}", spec.activation.xreplace({X: h}))
+    m.moment("f", nV * x)  # f = W^{L+1} x^L = mean(nV ⊙ x^L) since W^{L+1} = nV/n
+    m.output("f")
+    return m
 
-    # A Nonlin, unless expr is already a vector of the program (a copy costs the engine work).
-    def vec(self, name: str, expr: sp.Expr) -> sp.Symbol:
-        if isinstance(expr, sp.Symbol) and expr.name in self.p:
-            return expr
-        return self.p.nonlin(name, expr)
 
-    def phi(self, h: sp.Symbol) -> sp.Expr:
-        return self.spec.activation.xreplace({X: h})
-
-    def dphi(self, h: sp.Symbol) -> sp.Expr:
-        return self.spec.derivative.xreplace({X: h})
-
-    def forward(self, tag: str, xi: tuple[sp.Expr, ...], at_init: bool = False) -> _Example:
-        """The forward pass of input xi with the current weights (``at_init``: with the initial
-        weights and no output f, for feature probes)."""
-        p, L = self.p, self.spec.depth
-        U = self.U0 if at_init else self.U
-        h = self.vec(f"h1_{tag}", sp.Add(*[c * u for c, u in zip(xi, U)]))
-        ex = _Example(tag, xi, {1: h}, {})
-        ex.x[1] = self.vec(f"x1_{tag}", self.phi(h))
-        for l in range(2, L + 1):
-            xp = ex.x[l - 1]
-            # TP4 Eq. (24): W_t x = W_0 x − Σ_s lr χ_s dh_s (x_s·x)/n.
-            g = p.matmul(f"Wx{l}_{tag}", self.W[l], xp)
-            corr = [
-                c * p.moment(f"xx{l}_{tag}__{st}", xs * xp) * dhs
-                for c, dhs, xs, st in ([] if at_init else self.hist[l])
-            ]
-            ex.h[l] = self.vec(f"h{l}_{tag}", g - sp.Add(*corr))
-            ex.x[l] = self.vec(f"x{l}_{tag}", self.phi(ex.h[l]))
-        self.examples[tag] = ex
-        if not at_init:
-            # f = W^{L+1} x^L = mean(nV ⊙ x^L) since W^{L+1} = nV/n.
-            ex.f = p.moment(f"f_{tag}", self.nV * ex.x[L])
-        return ex
-
-    def backward(self, ex: _Example) -> None:
-        p, L, tag = self.p, self.spec.depth, ex.tag
-        dx = self.nV  # dx^L = n ∇_{x^L} f = nV
-        ex.dh = {}
-        for l in range(L, 0, -1):
-            ex.dh[l] = self.vec(f"dh{l}_{tag}", dx * self.dphi(ex.h[l]))
-            if l >= 2:
-                # (W^l_t)ᵀ dh = W_0ᵀ dh − Σ_s lr χ_s x_s (dh_s·dh)/n (TP4 Eq. 26 / Thm 6.4).
-                g = p.matmul(f"Wdh{l}_{tag}", self.Wback[l], ex.dh[l])
-                corr = [
-                    c * p.moment(f"gg{l}_{tag}__{st}", dhs * ex.dh[l]) * xs
-                    for c, dhs, xs, st in self.hist[l]
-                ]
-                dx = self.vec(f"dx{l - 1}_{tag}", g - sp.Add(*corr))
-
-    def update(self, t: int, batch: list[_Example], need_next: bool) -> None:
-        L, lr = self.spec.depth, self.sc.lr
-        for ex in batch:
-            for l in range(2, L + 1):
-                self.hist[l].append((lr[l - 1] * ex.chi, ex.dh[l], ex.x[l - 1], ex.tag))
-        if not need_next:
-            return
-        self.U = [
-            self.vec(
-                f"{b}_{t + 1}",
-                u - sp.Add(*[lr[0] * ex.chi * ex.xi[j] * ex.dh[1] for ex in batch]),
-            )
-            for j, (b, u) in enumerate(zip(self.ubases, self.U))
-        ]
-        self.nV = self.vec(
-            f"nV_{t + 1}", self.nV - sp.Add(*[lr[L] * ex.chi * ex.x[L] for ex in batch])
-        )
-
-    def build(self, probes: tuple[tuple[sp.Expr, ...], ...] = ()) -> Program:
-        spec, p = self.spec, self.p
-        T, B = spec.steps, spec.batch_size
-        for t in range(T):
-            batch = []
-            for i in range(B):
-                k = t * B + i
-                tag = f"{t}" if B == 1 else f"{t}_{i}"
-                ex = self.forward(tag, spec.inputs[k])
-                loss, dloss = _loss(spec.loss, ex.f, spec.targets[k])
-                ex.chi = p.scalar_op(f"chi_{tag}", dloss)
-                p.scalar_op(f"loss_{tag}", loss)
-                p.output(ex.f.name)
-                self.backward(ex)
-                batch.append(ex)
-            p.output(*[f"loss_{ex.tag}" for ex in batch])
-            self.update(
-                t, batch, need_next=t + 1 < T or bool(spec.eval_inputs) or bool(probes)
-            )
-        for e, xi in enumerate(spec.eval_inputs):
-            p.output(self.forward(f"{T}_{e}", xi).f)
-        for k, xi in enumerate(probes):
-            # Feature probes: the hidden vectors of xi before training and after the last
-            # update (not outputs; the caller adds the Moments it needs).
-            self.forward(f"probe{k}_init", xi, at_init=True)
-            self.forward(f"probe{k}_final", xi)
-        return p
+def _train_spec(spec: MLPSpec) -> TrainSpec:
+    return TrainSpec(
+        spec.inputs, tuple((y,) for y in spec.targets), spec.lr, spec.steps, spec.loss,
+        spec.batch_size, spec.batch_reduction, decoupled=spec.decoupled,
+        eval_inputs=spec.eval_inputs,
+    )  # fmt: skip
 
 
 def mlp_program(
@@ -491,7 +355,7 @@ def mlp_program(
     uses examples ``t*batch_size … (t+1)*batch_size − 1``.  targets: one number per example.
     lr: η (int, Fraction, "1/50" or sympy Rational stay exact; floats make limits inexact).
     loss: ``"mse"`` (½(f−y)², χ = f − y) or ``"logistic"`` (log(1+e^{−yf}), labels ±1).
-    batch_reduction: ``"sum"`` (001 App. B) or ``"mean"`` of the per-example gradients.
+    batch_reduction: ``"sum"`` (as Chen et al. App. B) or ``"mean"`` of the per-example gradients.
     decoupled: backprop through an independent copy of W₀ᵀ (TP4 §6.2).
     eval_inputs: inputs on which f is reported after the last update.
     init_multipliers / lr_multipliers: one constant per layer 1..L+1 multiplying the init
@@ -511,7 +375,12 @@ def mlp_program(
 
 def build_program(spec: MLPSpec) -> Program:
     """The program of a validated :class:`MLPSpec`."""
-    return _Builder(spec, _SCALES[spec.parametrization](spec)).build()
+    program, _ = build_training(mlp_model(spec), _train_spec(spec), name=_name(spec))
+    return program
+
+
+def _name(spec: MLPSpec) -> str:
+    return f"mlp_depth{spec.depth}_{spec.parametrization}"
 
 
 @dataclass(frozen=True)
@@ -555,13 +424,9 @@ def build_with_probes(spec: MLPSpec, probe_inputs=()) -> MLPBuild:
                 "φ(0), which a Tensor Program cannot hold as a vector",
                 hint="use nonzero probe inputs",
             )
-    b = _Builder(spec, _SCALES[spec.parametrization](spec))
-    program = b.build(probes)
-    vectors = {
-        tag: {
-            **{f"h{l}": s.name for l, s in ex.h.items()},
-            **{f"x{l}": s.name for l, s in ex.x.items()},
-        }
-        for tag, ex in b.examples.items()
-    }
+    program, passes = build_training(
+        mlp_model(spec), _train_spec(spec), name=_name(spec), probes=probes
+    )
+    keys = [f"{k}{l}" for l in range(1, spec.depth + 1) for k in "hx"]
+    vectors = {tag: {k: names[k] for k in keys if k in names} for tag, names in passes.items()}
     return MLPBuild(program, spec, vectors)

@@ -252,6 +252,11 @@ def _print_table(spec, program, rows: dict, report: dict) -> None:
         print(f"wrote {report['emitted']}")
     if "limit_seconds" in report:
         print(f"limit derived in {report['limit_seconds']:.2f} s")
+    print_rows(rows, report)
+
+
+def print_rows(rows: dict, report: dict) -> None:
+    """One line per output: limit (exact / inexact / numeric ± error) and finite width."""
     for name, r in rows.items():
         parts = [f"{name:>10}"]
         if "limit" in r:
