@@ -30,6 +30,7 @@ from .parametrization import ABCParametrization, Classification, classify, equiv
 from .regimes import KernelRegime, kernel_regime_limit
 from .result import LimitResult
 from .training import TrainResult, train_mlp
+from .transforms import maml_program, train_direct, train_program
 from .zcalc import Limit, derive_limit
 
 __all__ = [
@@ -61,6 +62,7 @@ __all__ = [
     "feature_limit",
     "kernel_regime_limit",
     "load",
+    "maml_program",
     "min_eigenvalue",
     "mlp_kernels",
     "mlp_program",
@@ -72,7 +74,9 @@ __all__ = [
     "simulate",
     "sym",
     "to_tp",
+    "train_direct",
     "train_mlp",
+    "train_program",
 ]
 
 __version__ = "0.1.0"

@@ -30,20 +30,6 @@ output f
 """
 
 
-def _parser_knows_params() -> bool:
-    lang = pytest.importorskip("tensorprog.lang")
-    try:
-        lang.parse(RNN_TP)
-    except TensorProgError:
-        return False
-    return True
-
-
-needs_param_syntax = pytest.mark.skipif(
-    not _parser_knows_params(), reason="the .tp parser does not know param/input yet"
-)
-
-
 def args_for(argv):
     return build_parser().parse_args(["train", "MODEL.tp", *argv])
 
@@ -81,7 +67,6 @@ def test_run_model_user_errors():
         run_model(rnn(), args_for(["--inputs", "1,2,1", "--targets", "1", "--lr", "fast"]))
 
 
-@needs_param_syntax
 def test_train_command_end_to_end(tmp_path, capsys):
     path = tmp_path / "rnn.tp"
     path.write_text(RNN_TP)

@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--batch-reduction",
         choices=BATCH_REDUCTIONS,
         default="sum",
-        help="sum (default, 001 App. B) or mean of the per-example gradients in a batch",
+        help="sum (default, as Chen et al. App. B) or mean of the per-example gradients in a batch",
     )
     p.add_argument("--loss", choices=LOSSES, default="mse", help="mse ½(f−y)² or logistic")
     p.add_argument(
