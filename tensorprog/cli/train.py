@@ -50,7 +50,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--inputs", required=True,
         help="one row of input values per example, rows separated by ';': '1,-1,1; 1,1,-1'",
     )  # fmt: skip
-    p.add_argument("--targets", required=True, help="one target per example, comma-separated")
+    p.add_argument(
+        "--targets", required=True,
+        help="one target per example, comma-separated; a model with several outputs takes one "
+        "row per example, rows separated by ';': '1,-1; 0,1'",
+    )
     p.add_argument("--lr", required=True, help="learning rate η, e.g. 1/10")
     p.add_argument("--batch-size", type=int, default=1, help="examples per SGD step (1)")
     p.add_argument("--batch-reduction", choices=BATCH_REDUCTIONS, default="sum",

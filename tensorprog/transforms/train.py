@@ -179,7 +179,9 @@ def train_spec(
         raise TensorProgError("no training examples", hint="give at least one input row")
     if len(xs) != len(ys):
         raise TensorProgError(
-            f"{len(xs)} input rows but {len(ys)} targets", hint="give one target per row"
+            f"{len(xs)} input rows but {len(ys)} targets",
+            hint="give one target per row"
+            + (f" (a row of {m} values: the model has {m} outputs)" if m > 1 else ""),
         )
     if loss == "logistic":
         for j, y in enumerate(ys):
