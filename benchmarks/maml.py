@@ -3,9 +3,10 @@ arXiv:2011.14522) — the μP limit, widths 2^1 … 2^13 and the NNGP/NTK kernel
 
     PYTHONPATH=$PWD python3 benchmarks/maml.py [--out DIR] [--seeds 3] [--batches 200]
 
-Prints a table (model, seconds, peak memory, meta-test accuracy ± std over seeds, accuracy before
-meta-training, tuned meta-lr and init) and writes DIR/results.json, DIR/table.md and
-docs/figures/maml_curves.png. Sized to finish in about 15 minutes on 2 shared cores.
+Prints a table (model, seconds, meta-test accuracy ± std over seeds, accuracy at
+initialization, validation accuracy at initialization and after tuning, tuned meta-lr and init,
+peak memory) and writes DIR/results.json, DIR/table.md and docs/figures/maml_curves.png.
+Sized to finish in about 15 minutes on 2 shared cores.
 """
 
 from __future__ import annotations
@@ -53,11 +54,13 @@ def main() -> int:
     fig = Path(__file__).resolve().parent.parent / "docs" / "figures" / "maml_curves.png"
     if fig.parent.is_dir():
         shutil.copyfile(out / "curves.png", fig)
-    print(f"{'model':<16}{'seconds':>9}{'accuracy %':>16}{'before %':>10}{'meta-lr':>9}"
-          f"{'init':>9}")  # fmt: skip
+    print(f"{'model':<16}{'seconds':>9}{'accuracy %':>16}{'at init %':>10}{'val init':>9}"
+          f"{'val tuned':>10}{'meta-lr':>9}{'init':>9}")  # fmt: skip
     for r in res["models"].values():
+        va = "—" if r["val_after"] is None else f"{100 * r['val_after']:.1f}"
         print(f"{r['label']:<16}{r['seconds']:>9.1f}{100 * r['mean']:>10.2f} ± "
               f"{100 * r['std']:<4.2f}{100 * r['accuracy_before']:>10.2f}"
+              f"{100 * r['val_before']:>9.1f}{va:>10}"
               f"{r['hyper']['meta_lr']:>9g}{r['hyper']['init']:>9.4g}")  # fmt: skip
     print(f"total {total:.0f} s, peak memory {peak:.0f} MB (result files in {out})")
     return 0

@@ -311,12 +311,18 @@ def _accuracy(model, tasks: dg.TaskBatch, cfg: MAMLConfig) -> float:
     return float(np.mean(acc)) if np.all(np.isfinite(acc)) else 0.0
 
 
+def _val_tasks(data: dg.Digits, cfg: MAMLConfig) -> dg.TaskBatch:
+    return dg.TaskSampler(data, dg.splits()["val"], cfg.ways).sample(
+        np.random.default_rng(7), cfg.val_tasks
+    )
+
+
 def tune(name: str, data: dg.Digits, cfg: MAMLConfig,
          tick: Callable[[], None] | None = None) -> tuple[Hyper, list[dict]]:  # fmt: skip
     """Grid search (meta-lr × init multiplier) on the validation split, seed 0."""
     sp = dg.splits()
     sampler = dg.TaskSampler(data, sp["tune_train"], cfg.ways)
-    val = dg.TaskSampler(data, sp["val"], cfg.ways).sample(np.random.default_rng(7), cfg.val_tasks)
+    val = _val_tasks(data, cfg)
     inits = cfg.kernel_inits if name in KERNEL_MODELS else cfg.mup_inits
     grid = []
     for init in inits:
@@ -353,7 +359,8 @@ def run(models: list[str], cfg: MAMLConfig, *, hypers: dict[str, Hyper] | None =
     for every width >= 512). Returns a JSON-ready dict: ``config`` and, per model, ``label``,
     ``hyper``, ``grid`` (the tuning grid with validation accuracies), ``accuracy`` (per seed),
     ``mean``, ``std``, ``accuracy_before`` (meta-test accuracy at initialization, seed 0),
-    ``curve`` and ``seconds``."""
+    ``val_before`` / ``val_after`` (validation accuracy at initialization / after the best
+    tuning run; None when the model was not tuned), ``curve`` and ``seconds``."""
     models = [check_model(m) for m in models]
     for k, v in (("seeds", cfg.seeds), ("batches", cfg.batches), ("test_tasks", cfg.test_tasks),
                  ("task_batch", cfg.task_batch)):  # fmt: skip
@@ -366,6 +373,7 @@ def run(models: list[str], cfg: MAMLConfig, *, hypers: dict[str, Hyper] | None =
     test_sampler = dg.TaskSampler(data, sp["test"], cfg.ways)
     test = test_sampler.sample(np.random.default_rng(12345), cfg.test_tasks)
     curve_tasks = test_sampler.sample(np.random.default_rng(54321), cfg.curve_tasks)
+    val = _val_tasks(data, cfg)
 
     def transfers(m: str) -> bool:
         return m.isdigit() and cfg.transfer_from > 0 and int(m) >= cfg.transfer_from
@@ -397,6 +405,7 @@ def run(models: list[str], cfg: MAMLConfig, *, hypers: dict[str, Hyper] | None =
         h = hypers[m]
         accs, curves = [], []
         before = _accuracy(make_model(m, data, sp["train"], cfg, h.init, 0), test, cfg)
+        val_before = _accuracy(make_model(m, data, sp["tune_train"], cfg, h.init, 0), val, cfg)
         for s in range(cfg.seeds):
             model = make_model(m, data, sp["train"], cfg, h.init, s)
             with np.errstate(all="ignore"):
@@ -414,6 +423,8 @@ def run(models: list[str], cfg: MAMLConfig, *, hypers: dict[str, Hyper] | None =
             "mean": float(np.mean(accs)),
             "std": float(np.std(accs)),
             "accuracy_before": before,
+            "val_before": val_before,
+            "val_after": max((g["val_accuracy"] for g in grid), default=None),
             "curve": {"batches": r.curve_batches, "accuracy": curves},
             "seconds": time.perf_counter() - t0,
         }
@@ -427,15 +438,17 @@ def markdown_table(results: dict) -> str:
     transposed)."""
     cfg = results["config"]
     lines = [
-        "| model | meta-lr | init | meta-test accuracy (%) | before meta-training (%) "
-        "| seconds |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| model | meta-lr | init | meta-test accuracy (%) | meta-test at init (%) "
+        "| validation: at init → tuned (%) | seconds |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results["models"].values():
+        va = r.get("val_after")
+        val = f"{100 * r['val_before']:.1f} → " + ("—" if va is None else f"{100 * va:.1f}")
         lines.append(
-            f"| {r['label']} | {r['hyper']['meta_lr']:g} | {r['hyper']['init']:g} | "
+            f"| {r['label']} | {r['hyper']['meta_lr']:g} | {r['hyper']['init']:.4g} | "
             f"{100 * r['mean']:.2f} ± {100 * r['std']:.2f} | {100 * r['accuracy_before']:.2f} "
-            f"| {r['seconds']:.1f} |"
+            f"| {val} | {r['seconds']:.1f} |"
         )
     lines.append("")
     lines.append(
