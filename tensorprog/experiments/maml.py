@@ -467,15 +467,21 @@ def plot_curves(results: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in results["models"].values():
+    widths = sorted(int(m) for m in results["models"] if m.isdigit())
+    shade = {str(n): plt.cm.viridis(0.9 * i / max(1, len(widths) - 1))
+             for i, n in enumerate(widths)}  # fmt: skip
+    kern = {"linear-gp": "tab:orange", "relu-gp": "tab:red", "relu-ntk": "tab:purple"}
+    for m, r in results["models"].items():
         curves = [c for c in r["curve"]["accuracy"] if len(c) == len(r["curve"]["batches"])]
         if not curves:
             continue
         a = 100 * np.array(curves)
         x = r["curve"]["batches"]
         mean, std = a.mean(axis=0), a.std(axis=0)
-        ax.plot(x, mean, label=r["label"])
-        ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+        color = "black" if m == "inf" else shade.get(m, kern.get(m))
+        style = "--" if m in kern else "-"
+        ax.plot(x, mean, style, color=color, label=r["label"], lw=2 if m == "inf" else 1.2)
+        ax.fill_between(x, mean - std, mean + std, color=color, alpha=0.15)
     ax.set_xlabel("meta-training batches")
     ax.set_ylabel("meta-test accuracy (%)")
     ax.set_title("first-order MAML, digits 5-way 1-shot")
