@@ -265,10 +265,10 @@ class Grads:
 
     def sq_norm(self):
         """‖g‖² over all parameters (exact for Fraction entries)."""
-        out = (self.E * self.E).sum() + (self.O * self.O).sum()
-        if self.b is not None:
-            out = out + (self.b * self.b).sum()
-        return out
+        parts = [self.E, self.O] + ([] if self.b is None else [self.b])
+        if self.O.dtype == object:
+            return sum(((a * a).sum() for a in parts), Fraction(0))
+        return float(sum(np.vdot(a, a) for a in parts))  # no d_o × m temporaries
 
 
 def gradients(net: Linear1, X, Y, loss: str = "mse", reduction: str = "sum") -> Grads:
