@@ -7,6 +7,11 @@ Prints a table (model, seconds, meta-test accuracy ± std over seeds, accuracy a
 initialization, validation accuracy at initialization and after tuning, tuned meta-lr and init,
 peak memory) and writes DIR/results.json, DIR/table.md and docs/figures/maml_curves.png.
 Sized to finish in about 15 minutes on 2 shared cores.
+
+    PYTHONPATH=$PWD python3 benchmarks/maml.py --linear1 [--dims 2000,10000]
+
+instead times SGD on the μP limit of the linear network itself at scale (d = d_o, one-hot
+batches of 32, softmax over all outputs, clipping): case, ms per step, peak memory.
 """
 
 from __future__ import annotations
@@ -23,6 +28,28 @@ from tensorprog.cli._progress import ProgressBar
 from tensorprog.experiments import maml as M
 
 
+def linear1_scale(dims: list[int], steps: int = 10) -> None:
+    """ms per SGD step of the width-(d + d_o) limit network, d = d_o (one row per case)."""
+    import numpy as np
+    import scipy.sparse as sps
+
+    from tensorprog.experiments import linear1 as L1
+
+    print(f"{'d = d_o':>8}{'width':>8}{'ms/step':>10}{'peak MB':>10}")
+    for d in dims:
+        net = L1.limit_init(d, d, 1.0, 0.0)
+        rng = np.random.default_rng(0)
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            X = sps.csr_matrix((np.ones(32), (np.arange(32), rng.integers(0, d, 32))),
+                               shape=(32, d))  # fmt: skip
+            L1.sgd_step(net, X, rng.integers(0, d, 32), 0.05, loss="softmax", clip=1.0)
+        ms = 1000 * (time.perf_counter() - t0) / steps
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"{d:>8}{2 * d:>8}{ms:>10.0f}{peak:>10.0f}")
+        del net
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="/tmp/maml_bench")
@@ -32,7 +59,12 @@ def main() -> int:
     ap.add_argument("--tune-batches", type=int, default=60)
     ap.add_argument("--test-tasks", type=int, default=500)
     ap.add_argument("--no-kernels", action="store_true")
+    ap.add_argument("--linear1", action="store_true", help="time the linear limit at scale")
+    ap.add_argument("--dims", default="2000,10000")
     args = ap.parse_args()
+    if args.linear1:
+        linear1_scale([int(v) for v in args.dims.split(",")])
+        return 0
     models = [M.check_model(w) for w in args.widths.split(",")]
     if not args.no_kernels:
         models += list(M.KERNEL_MODELS)
