@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .budget import default_memory_mb
 from .errors import ProgramError
 from .expr import Algebra, fold
 from .functions import FUNCTIONS
@@ -145,8 +146,6 @@ def check_size(program: Program, width: int, seeds: int = 1,
     memory, or whose ``seeds`` runs would take longer than ``max_seconds`` (a rough estimate:
     sampling an n×n matrix ~2·10⁷ entries/s, a matrix-vector product ~5·10⁸ multiply-adds/s,
     elementwise work ~10⁸ entries/s on one core)."""
-    from .budget import default_memory_mb
-
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
         raise ProgramError(f"width must be a positive integer, got {width!r}")
     n = int(width)

@@ -22,7 +22,6 @@ interpreter, the printer) walk ``Program.nodes`` in order.
 from __future__ import annotations
 
 import keyword
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Union
@@ -33,46 +32,18 @@ import sympy as sp
 from .errors import ProgramError, SourceLoc
 from .expr import walk
 from .functions import FUNCTIONS, SYMPY_HEADS
+from .gaussian import ldl_psd
+from .symbols import NAME_PATTERN, RESERVED, as_number, sym
+from .syntax import parse_expression
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RESERVED = frozenset(FUNCTIONS) | {
-    "mean", "output", "scalar", "vector", "matrix", "param", "input", "N", "n", "T"
-}
-
-
-def sym(name: str) -> sp.Symbol:
-    """The sympy symbol that stands for program node ``name`` inside expressions."""
-    return sp.Symbol(name, real=True)
-
-
-def as_number(value) -> sp.Expr:
-    """A sympy number from an int, Fraction, str-free rational, float or sympy number.
-
-    Python floats become sympy Floats (and so mark results as inexact); ints and Fractions stay
-    exact. Strings are refused here: text goes through the `.tp` parser, never through sympify.
-    """
-    if isinstance(value, bool):
-        raise ProgramError(f"expected a number, got {value!r}")
-    if isinstance(value, sp.Basic):
-        if not value.is_number:
-            raise ProgramError(f"expected a number, got the expression {value}")
-        return value
-    if isinstance(value, int):
-        return sp.Integer(value)
-    if isinstance(value, float):
-        return sp.Float(value)
-    try:
-        from fractions import Fraction
-
-        if isinstance(value, Fraction):
-            return sp.Rational(value.numerator, value.denominator)
-    except ImportError:  # pragma: no cover
-        pass
-    raise ProgramError(
-        f"expected a number, got {type(value).__name__} {value!r}",
-        hint="pass an int, fractions.Fraction, float or sympy number",
-    )
-
+# sym, as_number and RESERVED live in the leaf module tensorprog.symbols; they stay importable
+# from here (tensorprog.ir.sym), where most code looks for them.
+__all__ = [
+    "PARAM_ROLES", "RESERVED", "SCALAR_NODES", "VECTOR_NODES", "InitMatrix", "InitScalar",
+    "InitVector", "MatMul", "MatrixRef", "Moment", "Node", "Nonlin", "Param", "Program",
+    "ScalarOp", "as_number", "check_init_covariance", "dependencies", "init_covariance",
+    "kind_of", "sym",
+]
 
 @dataclass(frozen=True)
 class InitScalar:
@@ -508,7 +479,7 @@ class Program:
 
     # ----------------------------------------------------------------- checks
     def _check_new_name(self, name: str, loc: SourceLoc | None) -> None:
-        if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
+        if not isinstance(name, str) or not NAME_PATTERN.match(name) or keyword.iskeyword(name):
             raise ProgramError(
                 f"'{name}' is not a valid name", loc=loc, hint="use letters, digits and _"
             )
@@ -587,9 +558,7 @@ class Program:
 
     def _expr(self, expr, name: str, loc: SourceLoc | None) -> sp.Expr:
         if isinstance(expr, str):
-            from .lang import parse_expression  # the safe parser; never sympify
-
-            return parse_expression(expr, loc=loc)
+            return parse_expression(expr, loc=loc)  # the safe parser; never sympify
         if isinstance(expr, (int, float)) and not isinstance(expr, bool):
             return as_number(expr)
         if not isinstance(expr, sp.Expr):
@@ -643,8 +612,6 @@ def init_covariance(program: Program) -> tuple[list[str], sp.Matrix]:
 
 def check_init_covariance(program: Program, names: Iterable[str] | None = None) -> None:
     """Raise ProgramError unless the initial vectors' covariance is positive semidefinite."""
-    from .gaussian import ldl_psd  # local: gaussian imports nothing from here at module load
-
     vnames, C = init_covariance(program)
     try:
         ldl_psd([[C[i, j] for j in range(C.cols)] for i in range(C.rows)])

@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import TensorProgError
+from .errors import ParametrizationError, TensorProgError
 from .expr import Algebra, fold
 from .functions import FUNCTIONS
-from .lang import parse_expression
+from .parametrization import PRESETS, ABCParametrization, preset
+from .syntax import parse_expression
 
 # abc exponents per parametrization, as functions of the depth L: lists a, b of length L+1
 # and the scalar c (TP4 §3.1, Definition 5.1).
@@ -186,9 +187,6 @@ def _exponents(parametrization, L: int) -> tuple[tuple[list[float], list[float],
     """(a, b, c) as floats and a display name, from a name or an ABCParametrization."""
     if isinstance(parametrization, str) and parametrization in _ABC:
         return _ABC[parametrization](L), parametrization  # μP: the original float table
-    from .errors import ParametrizationError
-    from .parametrization import PRESETS, ABCParametrization, preset
-
     if isinstance(parametrization, str):
         # Canonical preset names only (no aliases such as "ntk"), as in the program builder.
         if parametrization not in PRESETS:

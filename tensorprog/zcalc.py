@@ -53,6 +53,7 @@ from .ir import (
     check_init_covariance,
     sym,
 )
+from .numeric import derive_numeric
 from .result import LimitResult, exact_text
 
 ZDOT_ROUTES = ("stein", "derivative")
@@ -850,8 +851,6 @@ def _derive(program, mode, zdot, expectation, progress, backend, budget, float_t
                                               "auto", budget, None)  # fmt: skip
             except NonPolynomialError:
                 pass
-        from .numeric import derive_numeric
-
         meter = Meter(as_budget(budget), program)
 
         def metered(done: int, total: int, node: str) -> None:

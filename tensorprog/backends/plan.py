@@ -17,11 +17,12 @@ before any work is done.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import sympy as sp
 
 from ..ir import InitVector, MatMul, Moment, Nonlin, Program
+from .base import DegreePlan  # defined with the backend interface; re-exported here
+
+__all__ = ["MAX_TRACKED_VARS", "DegreePlan", "degree_plan"]
 
 #: Per-variable bounds are tracked only for programs with at most this many atoms (the packed
 #: representations are only used for few variables anyway).
@@ -74,27 +75,6 @@ def _tot_add(a: int, b: int) -> int:
 
 def _tot_mul(a: int, n: int) -> int:
     return a * n
-
-
-@dataclass
-class DegreePlan:
-    """Degree bounds of a program's polynomials (see the module docstring).
-
-    ``total[name]``: total degree bound of Z^name; ``max_total``: of every polynomial formed
-    (Moment integrands and covariance integrands included); ``node_degree``: the largest degree
-    formed at each node, in program order;
-    ``var_bound[k]``: degree bound in innovation k over every polynomial formed (None
-    when there are more than MAX_TRACKED_VARS atoms); ``linear``: every Z is affine in the atoms;
-    ``polynomial``: every Nonlin/Moment is polynomial in the vectors.
-    """
-
-    n_atoms: int
-    total: dict[str, int] = field(default_factory=dict)
-    max_total: int = 0
-    var_bound: tuple[int, ...] | None = None
-    linear: bool = True
-    polynomial: bool = True
-    node_degree: dict[str, int] = field(default_factory=dict)
 
 
 def degree_plan(program: Program) -> DegreePlan:

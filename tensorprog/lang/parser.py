@@ -22,8 +22,7 @@ import sympy as sp
 from ..errors import ProgramError, TensorProgError
 from ..functions import FUNCTIONS
 from ..ir import PARAM_ROLES, RESERVED, InitVector, Program, init_covariance, sym
-from .covariance import psd_violation
-from .expr import (
+from ..syntax.expr import (
     Binary,
     Call,
     Chain,
@@ -35,7 +34,8 @@ from .expr import (
     Transpose,
     first_token,
 )
-from .lexer import EOF, NAME, NEWLINE, NUMBER, OP, Source, Token, tokenize
+from ..syntax.lexer import EOF, NAME, NEWLINE, NUMBER, OP, Source, Token, tokenize
+from .covariance import psd_violation
 from .printer import show
 
 KEYWORDS = ("scalar", "vector", "matrix", "output", "param", "input")

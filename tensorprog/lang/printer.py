@@ -26,7 +26,7 @@ from ..ir import (
     ScalarOp,
 )
 
-# precedence of what a printed piece is, loosest first (matches tensorprog.lang.expr)
+# precedence of what a printed piece is, loosest first (matches tensorprog.syntax.expr)
 ADD, MUL, NEG, POW, ATOM = 10, 20, 30, 40, 50
 
 
