@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
 from .budget import default_memory_mb
 from .errors import ProgramError
-from .expr import Algebra, fold
-from .functions import FUNCTIONS
+from .expr import fold
 from .ir import (
     InitMatrix,
     InitScalar,
@@ -28,38 +26,7 @@ from .ir import (
     ScalarOp,
     init_covariance,
 )
-
-
-class _NumpyAlgebra(Algebra):
-    def __init__(self, env: dict[str, Any]) -> None:
-        self.env = env
-
-    def symbol(self, s: sp.Symbol) -> Any:
-        return self.env[s.name]
-
-    def constant(self, c: sp.Expr) -> Any:
-        return float(c)
-
-    def power(self, base: Any, exponent: sp.Expr, node: sp.Expr) -> Any:
-        if exponent.is_Integer:
-            e = int(exponent)
-            if e >= 0:
-                return base**e
-            return 1.0 / base ** (-e)
-        if exponent.is_number:
-            return np.power(base, float(exponent))
-        # A vector or scalar exponent (2^x): evaluate it like any other subexpression.
-        return np.power(np.asarray(base, float), np.asarray(fold(exponent, self), float))
-
-    def function(self, name: str, args: list[Any], node: sp.Expr) -> Any:
-        return FUNCTIONS[name].numpy(*args)
-
-    def other(self, node: sp.Expr, args: list[Any]) -> Any:
-        if isinstance(node, sp.Max):
-            return np.maximum.reduce(np.broadcast_arrays(*args))
-        if isinstance(node, sp.Min):
-            return np.minimum.reduce(np.broadcast_arrays(*args))
-        raise ProgramError(f"cannot evaluate {node.func.__name__} at finite width")
+from .numpy_algebra import NumpyAlgebra
 
 
 def _init_factor(program: Program) -> tuple[list[str], np.ndarray]:
@@ -98,7 +65,8 @@ def run_finite(
         sampled = A @ g
         for i, name in enumerate(names):
             env[name] = np.asarray(draws[name], float) if name in draws else sampled[i]
-    alg = _NumpyAlgebra(env)
+    # Python-float constants: a scalar division by zero raises, and the node is named below.
+    alg = NumpyAlgebra(env, what="at finite width")
     for node in program.nodes:
         try:
             _run_node(node, env, alg, rng, draws, n)
@@ -112,7 +80,7 @@ def run_finite(
     return env
 
 
-def _run_node(node: Any, env: dict[str, Any], alg: _NumpyAlgebra, rng: np.random.Generator,
+def _run_node(node: Any, env: dict[str, Any], alg: NumpyAlgebra, rng: np.random.Generator,
               draws: dict[str, np.ndarray], n: int) -> None:
     """Evaluate one node into ``env`` (the Z-free, finite-width semantics)."""
     if isinstance(node, InitScalar):

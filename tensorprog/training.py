@@ -31,8 +31,8 @@ import numpy as np
 import sympy as sp
 
 from .errors import ParametrizationError, TensorProgError
-from .expr import Algebra, fold
-from .functions import FUNCTIONS
+from .expr import fold
+from .numpy_algebra import NumpyAlgebra
 from .parametrization import PRESETS, ABCParametrization, preset
 from .syntax import parse_expression
 
@@ -80,34 +80,6 @@ class TrainResult:
         return out
 
 
-class _NumpyPhi(Algebra):
-    """Evaluates a whitelisted sympy expression in x on a numpy array."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = x
-
-    def symbol(self, s: sp.Symbol) -> Any:
-        return self.x
-
-    def constant(self, c: sp.Expr) -> Any:
-        return float(c)
-
-    def power(self, base: Any, exponent: sp.Expr, node: sp.Expr) -> Any:
-        if exponent.is_Integer and int(exponent) >= 0:
-            return base ** int(exponent)
-        return np.power(base, float(exponent))
-
-    def function(self, name: str, args: list[Any], node: sp.Expr) -> Any:
-        return FUNCTIONS[name].numpy(*args)
-
-    def other(self, node: sp.Expr, args: list[Any]) -> Any:
-        if isinstance(node, sp.Max):
-            return np.maximum.reduce(np.broadcast_arrays(*args))
-        if isinstance(node, sp.Min):
-            return np.minimum.reduce(np.broadcast_arrays(*args))
-        raise TensorProgError(f"cannot evaluate {node.func.__name__} in the activation")
-
-
 def _activation(activation) -> tuple[Callable, Callable]:
     """(φ, φ') as numpy functions, from text, a sympy expression in x, or a pair of callables."""
     if isinstance(activation, tuple) and len(activation) == 2 and all(map(callable, activation)):
@@ -129,7 +101,9 @@ def _activation(activation) -> tuple[Callable, Callable]:
 
     def lift(e: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
         def f(v: np.ndarray) -> np.ndarray:
-            return np.broadcast_to(np.asarray(fold(e, _NumpyPhi(v)), float), v.shape)
+            # the package's one numpy algebra (as at finite width and in numeric limits)
+            alg = NumpyAlgebra({"x": v}, what="in the activation")
+            return np.broadcast_to(np.asarray(fold(e, alg), float), v.shape)
 
         return f
 

@@ -30,6 +30,7 @@ LAYERS: list[list[str]] = [
         "tensorprog.budget",
         "tensorprog.symbols",
         "tensorprog.expr",
+        "tensorprog.numpy_algebra",
         "tensorprog.syntax",
         "tensorprog.backends",  # the polynomial backends: no IR
         "tensorprog.gaussian",
