@@ -22,9 +22,7 @@ interpreter, the printer) walk ``Program.nodes`` in order.
 from __future__ import annotations
 
 import keyword
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Union
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import networkx as nx
 import sympy as sp
@@ -33,130 +31,44 @@ from .errors import ProgramError, SourceLoc
 from .expr import walk
 from .functions import FUNCTIONS, SYMPY_HEADS
 from .gaussian import ldl_psd
+from .nodes import (
+    KIND_NAMES,
+    NODE_KINDS,
+    PARAM_ROLES,
+    SCALAR_NODES,
+    VECTOR_NODES,
+    WALKERS,
+    InitMatrix,
+    InitScalar,
+    InitVector,
+    MatMul,
+    MatrixRef,
+    Moment,
+    Node,
+    Nonlin,
+    Param,
+    ScalarOp,
+    dependencies,
+    dispatch,
+    family_name,
+    fresh_name,
+    kind_of,
+    last_use,
+    node_table,
+    opposite_family,
+)
 from .symbols import NAME_PATTERN, RESERVED, as_number, sym
 from .syntax import parse_expression
 
-# sym, as_number and RESERVED live in the leaf module tensorprog.symbols; they stay importable
-# from here (tensorprog.ir.sym), where most code looks for them.
+# The node kinds and walker helpers live in tensorprog.nodes, sym/as_number/RESERVED in the leaf
+# module tensorprog.symbols; all stay importable from here (tensorprog.ir.sym, ir.MatMul, ...).
 __all__ = [
-    "PARAM_ROLES", "RESERVED", "SCALAR_NODES", "VECTOR_NODES", "InitMatrix", "InitScalar",
-    "InitVector", "MatMul", "MatrixRef", "Moment", "Node", "Nonlin", "Param", "Program",
-    "ScalarOp", "as_number", "check_init_covariance", "dependencies", "init_covariance",
-    "kind_of", "sym",
+    "NODE_KINDS", "PARAM_ROLES", "RESERVED", "SCALAR_NODES", "VECTOR_NODES", "WALKERS",
+    "InitMatrix", "InitScalar", "InitVector", "MatMul", "MatrixRef", "Moment", "Node", "Nonlin",
+    "Param", "Program", "ScalarOp", "as_number", "check_init_covariance", "check_node",
+    "dependencies", "dispatch", "family_name", "fresh_name", "init_covariance", "kind_of",
+    "last_use", "node_table", "opposite_family", "sym",
 ]
-
-@dataclass(frozen=True)
-class InitScalar:
-    name: str
-    value: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class InitVector:
-    """An initial vector: Var = ``var``; ``cov`` holds (earlier initial vector, covariance)."""
-
-    name: str
-    var: sp.Expr
-    cov: tuple[tuple[str, sp.Expr], ...] = ()
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class InitMatrix:
-    """An initial n x n matrix with iid N(0, var/n) entries."""
-
-    name: str
-    var: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class MatMul:
-    name: str
-    matrix: str
-    vector: str
-    transpose: bool = False
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Nonlin:
-    name: str
-    expr: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Moment:
-    name: str
-    expr: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ScalarOp:
-    name: str
-    expr: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Param:
-    """A trainable initial vector or matrix of a model description.
-
-    ``role``: "input" (a column of the first layer, multiplied by input scalars), "output" (the
-    n-scaled output vector nV, f = mean(nV * x)), "bias", "hidden" (an n x n matrix) or "vector"
-    (any other trainable vector). ``lr``: the parameter's learning-rate multiplier (the update is
-    ``-lr * global_lr * gradient``); the initialization multiplier is the node's variance.
-    With all multipliers 1 the training program is μP (TP4, Yang & Hu, arXiv:2011.14522, Def. 5.1).
-    """
-
-    name: str
-    role: str
-    lr: sp.Expr = sp.Integer(1)
-
-
-PARAM_ROLES = ("input", "output", "bias", "hidden", "vector")
-
-
-Node = Union[InitScalar, InitVector, InitMatrix, MatMul, Nonlin, Moment, ScalarOp]  # noqa: UP007
-
-SCALAR_NODES = (InitScalar, Moment, ScalarOp)
-VECTOR_NODES = (InitVector, MatMul, Nonlin)
-
-
-def kind_of(node: Node) -> str:
-    """'scalar', 'vector' or 'matrix'."""
-    if isinstance(node, SCALAR_NODES):
-        return "scalar"
-    if isinstance(node, VECTOR_NODES):
-        return "vector"
-    return "matrix"
-
-
-@dataclass(frozen=True)
-class MatrixRef:
-    """A handle on an initial matrix: ``p.matmul(name, W, x)`` or ``p.matmul(name, W.T, x)``."""
-
-    name: str
-    transpose: bool = False
-
-    @property
-    def T(self) -> MatrixRef:  # noqa: N802 - mirrors numpy
-        return MatrixRef(self.name, not self.transpose)
-
-
-def dependencies(node: Node) -> list[str]:
-    """Names a node reads."""
-    if isinstance(node, InitVector):
-        return [other for other, _ in node.cov]
-    if isinstance(node, MatMul):
-        return [node.matrix, node.vector]
-    if isinstance(node, (Nonlin, Moment, ScalarOp)):
-        return sorted(s.name for s in node.expr.free_symbols)
-    return []
-
 
 class Program:
     """A Tensor Program: named nodes in definition order, as a networkx DiGraph, and outputs.
@@ -232,7 +144,7 @@ class Program:
     def add(self, node: Node) -> Node:
         """Append a node after validating it against the nodes already present."""
         self._check_new_name(node.name, node.loc)
-        for dep in dependencies(node):
+        for dep in dependencies(node):  # noqa: SIM110 - the first unknown name is reported
             if dep not in self.graph:
                 raise ProgramError(
                     f"'{node.name}' uses unknown name '{dep}'",
@@ -240,9 +152,9 @@ class Program:
                     node=node.name,
                     hint=f"define '{dep}' before '{node.name}'",
                 )
-        self._check_types(node)
-        self.graph.add_node(node.name, node=node)
         deps = set(dependencies(node))
+        check_node(node, {d: type(self.graph.nodes[d]["node"]) for d in deps})
+        self.graph.add_node(node.name, node=node)
         for dep in deps:
             self.graph.add_edge(dep, node.name)
         self._order.append(node.name)
@@ -498,64 +410,6 @@ class Program:
                 f"'{name}_1'",
             )
 
-    def _check_types(self, node: Node) -> None:
-        loc = node.loc
-        if isinstance(node, InitVector):
-            for other, _ in node.cov:
-                if not isinstance(self.node(other), InitVector):
-                    raise ProgramError(
-                        f"'{node.name}' can only be correlated with initial vectors, "
-                        f"not {self.kind(other)} '{other}'",
-                        loc=loc,
-                    )
-            if node.var.is_negative:
-                raise ProgramError(f"variance of '{node.name}' is negative", loc=loc)
-        elif isinstance(node, InitMatrix):
-            if node.var.is_negative:
-                raise ProgramError(f"variance of matrix '{node.name}' is negative", loc=loc)
-        elif isinstance(node, MatMul):
-            if self.kind(node.matrix) != "matrix":
-                raise ProgramError(
-                    f"'{node.matrix}' is a {self.kind(node.matrix)}, not a matrix; "
-                    "only initial matrices can multiply vectors",
-                    loc=loc,
-                    node=node.name,
-                    hint=f"declare it with 'matrix {node.matrix} ~ N(0, 1/n)'"
-                    if self.kind(node.matrix) != "vector"
-                    else "use '*' for the coordinatewise product of vectors",
-                )
-            if self.kind(node.vector) != "vector":
-                raise ProgramError(
-                    f"MatMul needs a vector, but '{node.vector}' is a {self.kind(node.vector)}",
-                    loc=loc,
-                    node=node.name,
-                    hint="multiply a scalar with '*' instead of '@'",
-                )
-        elif isinstance(node, (Nonlin, Moment, ScalarOp)):
-            kinds = {s.name: self.kind(s.name) for s in node.expr.free_symbols}
-            mats = [n for n, k in kinds.items() if k == "matrix"]
-            if mats:
-                raise ProgramError(
-                    f"matrix '{mats[0]}' used inside an expression",
-                    loc=loc,
-                    node=node.name,
-                    hint=f"matrices only appear in MatMul: '{mats[0]} @ v' or '{mats[0]}.T @ v'",
-                )
-            has_vec = any(k == "vector" for k in kinds.values())
-            if isinstance(node, Nonlin) and not has_vec:
-                raise ProgramError(
-                    f"Nonlin '{node.name}' involves no vector", loc=loc, node=node.name,
-                    hint="define it as a scalar (ScalarOp) instead",
-                )
-            if isinstance(node, ScalarOp) and has_vec:
-                raise ProgramError(
-                    f"scalar '{node.name}' is defined from vectors",
-                    loc=loc,
-                    node=node.name,
-                    hint="a vector becomes a scalar only through mean(...)",
-                )
-            _check_heads(node.expr, node.name, loc)
-
     def _expr(self, expr, name: str, loc: SourceLoc | None) -> sp.Expr:
         if isinstance(expr, str):
             return parse_expression(expr, loc=loc)  # the safe parser; never sympify
@@ -594,6 +448,99 @@ def _check_heads(expr: sp.Expr, name: str, loc: SourceLoc | None) -> None:
             node=name,
             hint="supported: " + ", ".join(sorted(FUNCTIONS)),
         )
+
+
+# ----------------------------------------------------------------------------- type rules
+def check_node(node: Node, kinds: Mapping[str, type]) -> None:
+    """The type rules of TP4 Def. 7.1 for one node, given the node kind (class) of every name it
+    reads (``kinds``; they exist: unknown names are reported before). Raises ProgramError naming
+    the node; a pure function of its arguments."""
+    dispatch(_TYPE_RULES, node, kinds)
+
+
+def _kind(kinds: Mapping[str, type], name: str) -> str:
+    return KIND_NAMES[kinds[name]]
+
+
+def _check_init_vector(kinds: Mapping[str, type], node: InitVector) -> None:
+    for other, _ in node.cov:
+        if kinds[other] is not InitVector:
+            raise ProgramError(
+                f"'{node.name}' can only be correlated with initial vectors, "
+                f"not {_kind(kinds, other)} '{other}'",
+                loc=node.loc,
+            )
+    if node.var.is_negative:
+        raise ProgramError(f"variance of '{node.name}' is negative", loc=node.loc)
+
+
+def _check_init_matrix(kinds: Mapping[str, type], node: InitMatrix) -> None:
+    if node.var.is_negative:
+        raise ProgramError(f"variance of matrix '{node.name}' is negative", loc=node.loc)
+
+
+def _check_matmul(kinds: Mapping[str, type], node: MatMul) -> None:
+    loc = node.loc
+    mkind, vkind = _kind(kinds, node.matrix), _kind(kinds, node.vector)
+    if mkind != "matrix":
+        raise ProgramError(
+            f"'{node.matrix}' is a {mkind}, not a matrix; "
+            "only initial matrices can multiply vectors",
+            loc=loc,
+            node=node.name,
+            hint=f"declare it with 'matrix {node.matrix} ~ N(0, 1/n)'"
+            if mkind != "vector"
+            else "use '*' for the coordinatewise product of vectors",
+        )
+    if vkind != "vector":
+        raise ProgramError(
+            f"MatMul needs a vector, but '{node.vector}' is a {vkind}",
+            loc=loc,
+            node=node.name,
+            hint="multiply a scalar with '*' instead of '@'",
+        )
+
+
+def _check_expression(kinds: Mapping[str, type], node: Nonlin | Moment | ScalarOp) -> None:
+    loc = node.loc
+    names = {s.name: _kind(kinds, s.name) for s in node.expr.free_symbols}
+    mats = [n for n, k in names.items() if k == "matrix"]
+    if mats:
+        raise ProgramError(
+            f"matrix '{mats[0]}' used inside an expression",
+            loc=loc,
+            node=node.name,
+            hint=f"matrices only appear in MatMul: '{mats[0]} @ v' or '{mats[0]}.T @ v'",
+        )
+    has_vec = any(k == "vector" for k in names.values())
+    if isinstance(node, Nonlin) and not has_vec:
+        raise ProgramError(
+            f"Nonlin '{node.name}' involves no vector", loc=loc, node=node.name,
+            hint="define it as a scalar (ScalarOp) instead",
+        )
+    if isinstance(node, ScalarOp) and has_vec:
+        raise ProgramError(
+            f"scalar '{node.name}' is defined from vectors",
+            loc=loc,
+            node=node.name,
+            hint="a vector becomes a scalar only through mean(...)",
+        )
+    _check_heads(node.expr, node.name, loc)
+
+
+def _no_rule(kinds: Mapping[str, type], node: Node) -> None:
+    """InitScalar: any number (checked when it was made)."""
+
+
+_TYPE_RULES = node_table("check_node", {
+    InitScalar: _no_rule,
+    InitVector: _check_init_vector,
+    InitMatrix: _check_init_matrix,
+    MatMul: _check_matmul,
+    Nonlin: _check_expression,
+    Moment: _check_expression,
+    ScalarOp: _check_expression,
+})  # fmt: skip
 
 
 def init_covariance(program: Program) -> tuple[list[str], sp.Matrix]:

@@ -37,7 +37,7 @@ LAYERS: list[list[str]] = [
         "tensorprog.parametrization",
     ],
     # the IR itself and its generic walkers
-    ["tensorprog.ir", "tensorprog.dispatch"],
+    ["tensorprog.nodes", "tensorprog.ir"],
     # readers of the IR: statement parser and printer, interpreters, planners, results
     [
         "tensorprog.lang",

@@ -21,7 +21,15 @@ import sympy as sp
 
 from ..errors import ProgramError, TensorProgError
 from ..functions import FUNCTIONS
-from ..ir import PARAM_ROLES, RESERVED, InitVector, Program, init_covariance, sym
+from ..ir import (
+    PARAM_ROLES,
+    RESERVED,
+    InitVector,
+    Program,
+    fresh_name,
+    init_covariance,
+    sym,
+)
 from ..syntax.expr import (
     Binary,
     Call,
@@ -624,11 +632,9 @@ class ProgramParser:
     # ------------------------------------------------------------------ inline @ and mean
     def fresh_name(self) -> str:
         """``_<target>_<k>``: deterministic, and never a name the file mentions anywhere."""
-        while True:
-            self._fresh += 1
-            name = f"_{self.target}_{self._fresh}"
-            if name not in self.mentioned and name not in self.p:
-                return name
+        name = fresh_name(f"_{self.target}", self.mentioned, self.p, start=self._fresh + 1)
+        self._fresh = int(name.rpartition("_")[2])
+        return name
 
     def _node_name(self, node: Node, tok: Token) -> tuple[str, object]:
         """The root of the right-hand side is named by the target; inner ones are fresh."""
