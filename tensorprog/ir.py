@@ -71,7 +71,8 @@ __all__ = [
 ]
 
 class Program:
-    """A Tensor Program: named nodes in definition order, as a networkx DiGraph, and outputs.
+    """A Tensor Program: named nodes in definition order (the one source of truth), outputs, and
+    a networkx DiGraph view derived from the nodes (:attr:`graph`).
 
     Build it node by node; every method validates eagerly and raises ProgramError naming the node
     (and the source location when the node came from a `.tp` file). Methods that create vectors or
@@ -89,43 +90,57 @@ class Program:
 
     def __init__(self, name: str = "program") -> None:
         self.name = name
-        self.graph: nx.DiGraph = nx.DiGraph()
-        self._order: list[str] = []
+        # The node sequence, the name index and each node's dependencies: appended only by add(),
+        # which checks every node against the ones before it (so the sequence is always valid).
+        self._nodes: list[Node] = []
+        self._index: dict[str, Node] = {}
+        self._deps: list[frozenset[str]] = []
+        self._graph: nx.DiGraph | None = None  # built on first use of .graph, then kept in sync
         self.outputs: list[str] = []
         #: Model description (forward programs to train): trainable parameters by name, and
         #: per-example input scalars in binding order. Empty for ordinary Tensor Programs.
         self.params: dict[str, Param] = {}
         self.inputs: list[str] = []
-        # Identity of every node that passed add()'s checks, and the edges it added: validate()
-        # skips the per-node re-check when the graph still holds exactly these.
-        self._checked: list[int] = []
-        self._checked_edges = 0
 
     # ----------------------------------------------------------------- reading
     @property
     def nodes(self) -> list[Node]:
         """Nodes in definition (topological) order."""
-        return [self.graph.nodes[n]["node"] for n in self._order]
+        return list(self._nodes)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The dependency graph (an edge ``dep -> node`` for every name a node reads; the node
+        object under the attribute ``"node"``), derived from the nodes on first use and then
+        kept in sync by :meth:`add`. A view: edit it by hand only to have :meth:`validate`
+        check the edit (a valid edit is then taken into the node sequence)."""
+        if self._graph is None:
+            g = nx.DiGraph()
+            g.add_nodes_from((n.name, {"node": n}) for n in self._nodes)
+            g.add_edges_from((d, n.name) for n, deps in zip(self._nodes, self._deps) for d in deps)
+            self._graph = g
+        return self._graph
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._nodes)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.graph
+        return name in self._index
 
     def node(self, name: str) -> Node:
-        if name not in self.graph:
-            raise ProgramError(f"unknown name '{name}'")
-        return self.graph.nodes[name]["node"]
+        try:
+            return self._index[name]
+        except (KeyError, TypeError):
+            raise ProgramError(f"unknown name '{name}'") from None
 
     def kind(self, name: str) -> str:
         return kind_of(self.node(name))
 
     def names(self, kind: str | None = None) -> list[str]:
-        return [n for n in self._order if kind is None or self.kind(n) == kind]
+        return [n.name for n in self._nodes if kind is None or kind_of(n) == kind]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Program):
@@ -144,33 +159,39 @@ class Program:
     def add(self, node: Node) -> Node:
         """Append a node after validating it against the nodes already present."""
         self._check_new_name(node.name, node.loc)
-        for dep in dependencies(node):  # noqa: SIM110 - the first unknown name is reported
-            if dep not in self.graph:
+        deps = dependencies(node)
+        index = self._index
+        for dep in deps:
+            if dep not in index:
                 raise ProgramError(
                     f"'{node.name}' uses unknown name '{dep}'",
                     loc=node.loc,
                     node=node.name,
                     hint=f"define '{dep}' before '{node.name}'",
                 )
-        deps = set(dependencies(node))
-        check_node(node, {d: type(self.graph.nodes[d]["node"]) for d in deps})
-        self.graph.add_node(node.name, node=node)
-        for dep in deps:
-            self.graph.add_edge(dep, node.name)
-        self._order.append(node.name)
-        self._checked.append(id(node))
-        self._checked_edges += len(deps)
+        reads = frozenset(deps)
+        check_node(node, {d: type(index[d]) for d in reads})
+        self._nodes.append(node)
+        self._index[node.name] = node
+        self._deps.append(reads)
+        if self._graph is not None:  # keep the derived view in sync
+            self._graph.add_node(node.name, node=node)
+            self._graph.add_edges_from((d, node.name) for d in reads)
         return node
 
     def _unchanged_since_add(self) -> bool:
-        """True when the graph holds exactly the nodes and edges add() checked (acyclic and
-        well-typed by construction): nobody edited ``graph`` or ``_order`` by hand since."""
-        g = self.graph
-        return (
-            len(self._checked) == len(self._order) == g.number_of_nodes()
-            and self._checked_edges == g.number_of_edges()
-            and all(id(g.nodes[n]["node"]) == i for n, i in zip(self._order, self._checked))
-        )
+        """True unless the :attr:`graph` view was edited by hand: then it no longer shows
+        exactly the node sequence (the same node objects, and each node's dependencies)."""
+        g = self._graph
+        if g is None:
+            return True  # never built, so never edited; the sequence itself is append-only
+        if g.number_of_nodes() != len(self._nodes):
+            return False
+        for node, deps in zip(self._nodes, self._deps):
+            attrs = g.nodes.get(node.name)
+            if attrs is None or attrs.get("node") is not node or g.pred[node.name].keys() != deps:
+                return False
+        return True
 
     def scalar(self, name: str, value, *, loc: SourceLoc | None = None) -> sp.Symbol:
         """An initial scalar with limit ``value`` (int/Fraction/sympy Rational stay exact)."""
@@ -259,7 +280,7 @@ class Program:
     def let(self, name: str, expr, *, loc: SourceLoc | None = None) -> sp.Symbol:
         """``name = expr``: a Nonlin if ``expr`` involves a vector, else a ScalarOp."""
         e = self._expr(expr, name, loc)
-        if any(s.name in self.graph and self.kind(s.name) == "vector" for s in e.free_symbols):
+        if any(s.name in self._index and self.kind(s.name) == "vector" for s in e.free_symbols):
             return self.nonlin(name, e, loc=loc)
         return self.scalar_op(name, e, loc=loc)
 
@@ -355,7 +376,7 @@ class Program:
                 self.outputs.append(n)
 
     def _check_output(self, n: str, loc: SourceLoc | None) -> None:
-        if n not in self.graph:
+        if n not in self._index:
             raise ProgramError(f"output names unknown '{n}'", loc=loc, hint=f"define '{n}' first")
         if self.kind(n) == "matrix":
             raise ProgramError(
@@ -363,22 +384,29 @@ class Program:
             )
 
     def validate(self) -> None:
-        """Re-check the whole program (useful after editing ``graph`` by hand); the per-node
-        checks are skipped when nothing was edited since each node passed them in add()."""
-        if self._unchanged_since_add():
-            for n in self.outputs:
-                self._check_output(n, None)
-            check_init_covariance(self)
-            return
-        if not nx.is_directed_acyclic_graph(self.graph):
-            cycle = nx.find_cycle(self.graph)
+        """Check the outputs and the initial covariance, and re-check a hand-edited :attr:`graph`
+        view node by node. The node sequence needs no re-check: add() checked every node
+        against the ones before it, and nodes are immutable."""
+        if not self._unchanged_since_add():
+            self._adopt_graph_edit()
+        for n in self.outputs:
+            self._check_output(n, None)
+        check_init_covariance(self)
+
+    def _adopt_graph_edit(self) -> None:
+        """Re-check the program the edited graph describes (its node objects, in the sequence's
+        order) and, when it is valid, make it the node sequence."""
+        g = self.graph
+        if not nx.is_directed_acyclic_graph(g):
+            cycle = nx.find_cycle(g)
             path = " -> ".join(u for u, _ in cycle)
             raise ProgramError(f"the program has a cycle: {path} -> {cycle[0][0]}")
         seen = Program(self.name)
-        for node in self.nodes:
-            seen.add(node)
+        for node in self._nodes:
+            seen.add(g.nodes[node.name]["node"] if node.name in g else node)
         seen.output(*self.outputs)
-        check_init_covariance(self)
+        self._nodes, self._index, self._deps = seen._nodes, seen._index, seen._deps
+        self._graph = None
 
     def copy(self) -> Program:
         p = Program(self.name)
@@ -399,8 +427,8 @@ class Program:
             raise ProgramError(
                 f"'{name}' is reserved", loc=loc, hint=f"rename it, e.g. '{name}_'"
             )
-        if name in self.graph:
-            prev = self.graph.nodes[name]["node"].loc
+        if name in self._index:
+            prev = self._index[name].loc
             where = f" (first defined at {prev})" if prev else ""
             raise ProgramError(
                 f"'{name}' is already defined{where}",
