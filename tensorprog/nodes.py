@@ -17,7 +17,7 @@ every walker over them shares.
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -197,15 +197,21 @@ def opposite_family(matrix: str, transpose: bool) -> str:
     return family_name(matrix, not transpose)
 
 
-def last_use(nodes: Sequence[Node], keep: Container[str] = ()) -> list[list[str]]:
+def last_use(nodes: Sequence[Node], keep: Container[str] = (),
+             also_reads: Sequence[Iterable[str]] | None = None) -> list[list[str]]:  # fmt: skip
     """``dead[i]``: the names whose value no node after ``nodes[i]`` reads (each name once, at
     its last reader, or at its definition when nothing reads it), except names in ``keep``.
-    An interpreter may free them after node i, as jax's ``last_used`` does for its equations."""
+    ``also_reads[i]``: names node i reads beyond its dependencies (an interpreter's own rule,
+    e.g. the numeric engine's ZHat reads the earlier inputs of the same matrix). An interpreter
+    may free them after node i, as jax's ``last_used`` does for its equations."""
     last: dict[str, int] = {}
     for i, node in enumerate(nodes):
         last[node.name] = i
         for dep in dependencies(node):
             last[dep] = i
+        if also_reads is not None:
+            for dep in also_reads[i]:
+                last[dep] = i
     dead: list[list[str]] = [[] for _ in nodes]
     for name, i in last.items():
         if name not in keep:

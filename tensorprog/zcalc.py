@@ -895,7 +895,7 @@ def _derive_polynomial(program, mode, zdot, expectation, progress, backend, budg
     """derive_limit for modes "exact" and "float"; ``symbolic=False`` raises _Symbolic instead
     of widening an exact derivation to sympy's EX domain."""
     program.require_bound()
-    program.validate()  # O(nodes) when nothing was edited since add() checked each node
+    program.validate()  # outputs and covariance; add() already checked every node
     meter = Meter(as_budget(budget), program)
     plan = degree_plan(program)
     meter.check_degree_plan(plan.node_degree)

@@ -33,10 +33,11 @@ from ..ir import (
     Nonlin,
     Program,
     ScalarOp,
-    dependencies,
     dispatch,
     family_name,
     init_covariance,
+    kind_of,
+    last_use,
     node_table,
     opposite_family,
 )
@@ -71,22 +72,19 @@ def make_plan(program: Program) -> Plan:
     names, C = init_covariance(program)
     Cf = np.array([[float(C[i, j]) for j in range(C.cols)] for i in range(C.rows)])
     rank = pivot_count(Cf)
-    last: dict[str, int] = {}
     last_matmul: dict[str, int] = {}
+    inputs_of: dict[str, list[str]] = {}
     for i, node in enumerate(nodes):
-        for dep in dependencies(node):
-            last[dep] = i
         if isinstance(node, MatMul):
             last_matmul[node.matrix] = i
+            inputs_of.setdefault(node.matrix, []).append(node.vector)
     # ZHat and ZDot of a later MatMul by the same matrix read the inputs of earlier ones.
-    for node in nodes:
-        if isinstance(node, MatMul):
-            last[node.vector] = max(last[node.vector], last_matmul[node.matrix])
-    free: list[list[str]] = [[] for _ in nodes]
+    also: list[list[str]] = [[] for _ in nodes]
+    for W, i in last_matmul.items():
+        also[i] = inputs_of[W]
+    scalars_and_matrices = {n.name for n in nodes if kind_of(n) != "vector"}
+    free = last_use(nodes, keep=scalars_and_matrices, also_reads=also)
     done: list[list[str]] = [[] for _ in nodes]
-    for i, node in enumerate(nodes):
-        if isinstance(node, (InitVector, MatMul, Nonlin)):
-            free[last.get(node.name, i)].append(node.name)
     for W, i in last_matmul.items():
         done[i].append(W)
     return Plan(
