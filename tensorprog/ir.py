@@ -179,6 +179,24 @@ class Program:
             self._graph.add_edges_from((d, node.name) for d in reads)
         return node
 
+    def add_trusted(self, node: Node, deps: Iterable[str] | None = None) -> Node:
+        """Append a node that is well-typed by construction (program transformations that
+        generate nodes from their own symbols and whitelisted heads), skipping the type rules,
+        the dominant cost of :meth:`add` on long programs. What can still fail is checked: the
+        name is new and every dependency exists (else the usual :meth:`add` error). ``deps``:
+        the names the node reads, when the caller knows them (else computed)."""
+        index = self._index
+        reads = frozenset(dependencies(node) if deps is None else deps)
+        if node.name in index or not all(d in index for d in reads):
+            return self.add(node)  # raises the usual "already defined" / "unknown name" error
+        self._nodes.append(node)
+        index[node.name] = node
+        self._deps.append(reads)
+        if self._graph is not None:  # keep the derived view in sync
+            self._graph.add_node(node.name, node=node)
+            self._graph.add_edges_from((d, node.name) for d in reads)
+        return node
+
     def _unchanged_since_add(self) -> bool:
         """True unless the :attr:`graph` view was edited by hand: then it no longer shows
         exactly the node sequence (the same node objects, and each node's dependencies)."""

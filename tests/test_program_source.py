@@ -56,3 +56,15 @@ def test_check_node_is_a_pure_function_of_the_kinds_it_reads():
     check_node(MatMul("h", "W", "x"), {"W": InitMatrix, "x": InitVector})
     with pytest.raises(ProgramError, match="'x' is a vector, not a matrix"):
         check_node(MatMul("h", "x", "W"), {"W": InitMatrix, "x": InitVector})
+
+
+def test_add_trusted_appends_and_still_refuses_what_can_fail():
+    p = small()
+    p.add_trusted(Moment("m2", sym("x") * sym("y")), deps=("x", "y"))
+    assert p.nodes[-1].name == "m2" and set(p.graph.pred["m2"]) == {"x", "y"}
+    assert p._unchanged_since_add()
+    p.validate()
+    with pytest.raises(ProgramError, match="already defined"):
+        p.add_trusted(Moment("m2", sym("x")))
+    with pytest.raises(ProgramError, match="unknown name 'zz'"):
+        p.add_trusted(Moment("m3", sym("zz")))
