@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from typing import Any
 
+from .backends.base import dfact_bits
 from .errors import BudgetExceeded, TensorProgError
 
 _MB = 1 << 20
@@ -59,7 +60,7 @@ def rss_mb() -> float:
             pages = int(f.read().split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE") / _MB
     except (OSError, ValueError, IndexError):  # pragma: no cover - non-Linux
-        import resource
+        import resource  # local: Unix only (this is the fallback path)
 
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -191,8 +192,6 @@ class Meter:
         b = self.budget
         if b.max_digits is None:
             return
-        from .backends.base import dfact_bits
-
         for node, degree in degrees.items():
             d = degree - degree % 2
             if d > 2048:

@@ -31,10 +31,13 @@ from typing import Any
 import flint
 import sympy as sp
 
-from .builders.mlp import build_with_probes, mlp_spec
+from .builders.mlp import _example, build_with_probes, mlp_spec
 from .errors import ParametrizationError, TensorProgError
 from .ir import sym
+from .kernels import mlp_kernels
 from .parametrization import ABCParametrization, classify, equivalent, preset
+from .regimes import padded_inputs
+from .zcalc import derive_limit
 
 __all__ = [
     "FeatureDiagnostics",
@@ -395,8 +398,6 @@ def feature_limit(
 
 
 def _derived(name, p, spec, probe_inputs, kind, method, notes, derive_options):
-    from .zcalc import derive_limit
-
     build = build_with_probes(spec, probe_inputs)
     prog = build.program
     kprobe = len(probe_inputs)
@@ -428,15 +429,10 @@ def _derived(name, p, spec, probe_inputs, kind, method, notes, derive_options):
 
 def build_probes(probe_inputs) -> list[tuple[sp.Expr, ...]]:
     """The probe inputs as exact tuples (validated like the builder's inputs)."""
-    from .builders.mlp import _example
-
     return [_example(v, f"probe_inputs[{k}]") for k, v in enumerate(probe_inputs)]
 
 
 def _kernel_regime(name, p, k, spec, probe_inputs, kind):
-    from .kernels import mlp_kernels
-    from .regimes import padded_inputs
-
     probes = build_probes(probe_inputs)
     L = spec.depth
     kern = mlp_kernels(padded_inputs(probes), L, spec.activation)

@@ -6,16 +6,15 @@ Gaussian law, initial scalars their given values. This is what limits are checke
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
+from .budget import default_memory_mb
 from .errors import ProgramError
-from .expr import Algebra, fold
-from .functions import FUNCTIONS
+from .expr import fold
 from .ir import (
     InitMatrix,
     InitScalar,
@@ -25,40 +24,12 @@ from .ir import (
     Nonlin,
     Program,
     ScalarOp,
+    dispatch,
     init_covariance,
+    last_use,
+    node_table,
 )
-
-
-class _NumpyAlgebra(Algebra):
-    def __init__(self, env: dict[str, Any]) -> None:
-        self.env = env
-
-    def symbol(self, s: sp.Symbol) -> Any:
-        return self.env[s.name]
-
-    def constant(self, c: sp.Expr) -> Any:
-        return float(c)
-
-    def power(self, base: Any, exponent: sp.Expr, node: sp.Expr) -> Any:
-        if exponent.is_Integer:
-            e = int(exponent)
-            if e >= 0:
-                return base**e
-            return 1.0 / base ** (-e)
-        if exponent.is_number:
-            return np.power(base, float(exponent))
-        # A vector or scalar exponent (2^x): evaluate it like any other subexpression.
-        return np.power(np.asarray(base, float), np.asarray(fold(exponent, self), float))
-
-    def function(self, name: str, args: list[Any], node: sp.Expr) -> Any:
-        return FUNCTIONS[name].numpy(*args)
-
-    def other(self, node: sp.Expr, args: list[Any]) -> Any:
-        if isinstance(node, sp.Max):
-            return np.maximum.reduce(np.broadcast_arrays(*args))
-        if isinstance(node, sp.Min):
-            return np.minimum.reduce(np.broadcast_arrays(*args))
-        raise ProgramError(f"cannot evaluate {node.func.__name__} at finite width")
+from .numpy_algebra import NumpyAlgebra
 
 
 def _init_factor(program: Program) -> tuple[list[str], np.ndarray]:
@@ -76,8 +47,14 @@ def run_finite(
     width: int,
     rng: np.random.Generator | int | None = None,
     draws: dict[str, np.ndarray] | None = None,
+    *,
+    keep: Collection[str] | None = None,
 ) -> dict[str, Any]:
     """One execution at width ``width``: every node's value (floats for scalars, arrays else).
+
+    ``keep``: return only these values, and free every other array as soon as no later node
+    reads it (its last use), which bounds peak memory by the live values instead of the whole
+    run; None keeps every value.
 
     ``draws`` overrides sampling: initial-vector name -> (n,) array, matrix name -> the actual
     (n, n) matrix (entries already ~ N(0, σ²/n)). Sampling order is fixed (initial vectors, then
@@ -97,10 +74,14 @@ def run_finite(
         sampled = A @ g
         for i, name in enumerate(names):
             env[name] = np.asarray(draws[name], float) if name in draws else sampled[i]
-    alg = _NumpyAlgebra(env)
-    for node in program.nodes:
+    # Python-float constants: a scalar division by zero raises, and the node is named below.
+    alg = NumpyAlgebra(env, what="at finite width")
+    run = _Run(env, alg, rng, draws, n)
+    nodes = program.nodes
+    dead = last_use(nodes, keep) if keep is not None else None
+    for i, node in enumerate(nodes):
         try:
-            _run_node(node, env, alg, rng, draws, n)
+            dispatch(_RULES, node, run)  # the Z-free, finite-width semantics of the node
         except (ZeroDivisionError, OverflowError, FloatingPointError, ValueError, TypeError) as e:
             what = "division by zero" if isinstance(e, ZeroDivisionError) else str(e)
             raise ProgramError(
@@ -108,31 +89,68 @@ def run_finite(
                 loc=getattr(node, "loc", None), node=node.name,
                 hint="a scalar divisor is 0 (or a value overflows) in this run",
             ) from None
+        if dead is not None:
+            for name in dead[i]:
+                env.pop(name, None)
     return env
 
 
-def _run_node(node: Any, env: dict[str, Any], alg: _NumpyAlgebra, rng: np.random.Generator,
-              draws: dict[str, np.ndarray], n: int) -> None:
-    """Evaluate one node into ``env`` (the Z-free, finite-width semantics)."""
-    if isinstance(node, InitScalar):
-        env[node.name] = float(node.value)
-    elif isinstance(node, InitVector):
-        pass  # sampled above
-    elif isinstance(node, InitMatrix):
-        if node.name in draws:
-            env[node.name] = np.asarray(draws[node.name], float)
-        else:
-            env[node.name] = rng.standard_normal((n, n)) * np.sqrt(float(node.var) / n)
-    elif isinstance(node, MatMul):
-        W = env[node.matrix]
-        env[node.name] = (W.T if node.transpose else W) @ env[node.vector]
-    elif isinstance(node, Nonlin):
-        v = fold(node.expr, alg)
-        env[node.name] = np.broadcast_to(np.asarray(v, float), (n,)).copy()
-    elif isinstance(node, Moment):
-        env[node.name] = float(np.mean(fold(node.expr, alg)))
-    elif isinstance(node, ScalarOp):
-        env[node.name] = float(fold(node.expr, alg))
+@dataclass
+class _Run:
+    """What the finite-width rules read besides the node: values so far, the numpy algebra,
+    the random stream, the caller's overriding draws and the width."""
+
+    env: dict[str, Any]
+    alg: NumpyAlgebra
+    rng: np.random.Generator
+    draws: dict[str, np.ndarray]
+    n: int
+
+
+def _init_scalar(run: _Run, node: InitScalar) -> None:
+    run.env[node.name] = float(node.value)
+
+
+def _init_vector(run: _Run, node: InitVector) -> None:
+    pass  # sampled jointly before the first node
+
+
+def _init_matrix(run: _Run, node: InitMatrix) -> None:
+    if node.name in run.draws:
+        run.env[node.name] = np.asarray(run.draws[node.name], float)
+    else:
+        run.env[node.name] = run.rng.standard_normal((run.n, run.n)) * np.sqrt(
+            float(node.var) / run.n
+        )
+
+
+def _matmul(run: _Run, node: MatMul) -> None:
+    W = run.env[node.matrix]
+    run.env[node.name] = (W.T if node.transpose else W) @ run.env[node.vector]
+
+
+def _nonlin(run: _Run, node: Nonlin) -> None:
+    v = fold(node.expr, run.alg)
+    run.env[node.name] = np.broadcast_to(np.asarray(v, float), (run.n,)).copy()
+
+
+def _moment(run: _Run, node: Moment) -> None:
+    run.env[node.name] = float(np.mean(fold(node.expr, run.alg)))
+
+
+def _scalar_op(run: _Run, node: ScalarOp) -> None:
+    run.env[node.name] = float(fold(node.expr, run.alg))
+
+
+_RULES = node_table("finite", {
+    InitScalar: _init_scalar,
+    InitVector: _init_vector,
+    InitMatrix: _init_matrix,
+    MatMul: _matmul,
+    Nonlin: _nonlin,
+    Moment: _moment,
+    ScalarOp: _scalar_op,
+})  # fmt: skip
 
 
 #: Finite-width runs estimated to take longer than this are refused (``max_seconds=None``: any).
@@ -145,8 +163,6 @@ def check_size(program: Program, width: int, seeds: int = 1,
     memory, or whose ``seeds`` runs would take longer than ``max_seconds`` (a rough estimate:
     sampling an n×n matrix ~2·10⁷ entries/s, a matrix-vector product ~5·10⁸ multiply-adds/s,
     elementwise work ~10⁸ entries/s on one core)."""
-    from .budget import default_memory_mb
-
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
         raise ProgramError(f"width must be a positive integer, got {width!r}")
     n = int(width)
@@ -224,7 +240,7 @@ def simulate(
     scalars = program.names("scalar")
     out: dict[str, list[float]] = {s: [] for s in scalars}
     for s in seed_list:
-        env = run_finite(program, width, rng=s)
+        env = run_finite(program, width, rng=s, keep=set(scalars))
         for name in scalars:
             out[name].append(env[name])
     return Simulation(program, width, seed_list, {k: np.array(v) for k, v in out.items()})

@@ -73,7 +73,7 @@ class silu(sp.Function):
 
 def _np_erf(x):
     # scipy's vectorized erf; np.vectorize(math.erf) is ~100x slower at width 4096+
-    from scipy.special import erf
+    from scipy.special import erf  # local: heavy to load; only numeric erf needs it
 
     return erf(x)
 

@@ -22,10 +22,7 @@ interpreter, the printer) walk ``Program.nodes`` in order.
 from __future__ import annotations
 
 import keyword
-import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Union
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import networkx as nx
 import sympy as sp
@@ -33,162 +30,49 @@ import sympy as sp
 from .errors import ProgramError, SourceLoc
 from .expr import walk
 from .functions import FUNCTIONS, SYMPY_HEADS
+from .gaussian import ldl_psd
+from .nodes import (
+    KIND_NAMES,
+    NODE_KINDS,
+    PARAM_ROLES,
+    SCALAR_NODES,
+    VECTOR_NODES,
+    WALKERS,
+    InitMatrix,
+    InitScalar,
+    InitVector,
+    MatMul,
+    MatrixRef,
+    Moment,
+    Node,
+    Nonlin,
+    Param,
+    ScalarOp,
+    dependencies,
+    dispatch,
+    family_name,
+    fresh_name,
+    kind_of,
+    last_use,
+    node_table,
+    opposite_family,
+)
+from .symbols import NAME_PATTERN, RESERVED, as_number, sym
+from .syntax import parse_expression
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-RESERVED = frozenset(FUNCTIONS) | {
-    "mean", "output", "scalar", "vector", "matrix", "param", "input", "N", "n", "T"
-}
-
-
-def sym(name: str) -> sp.Symbol:
-    """The sympy symbol that stands for program node ``name`` inside expressions."""
-    return sp.Symbol(name, real=True)
-
-
-def as_number(value) -> sp.Expr:
-    """A sympy number from an int, Fraction, str-free rational, float or sympy number.
-
-    Python floats become sympy Floats (and so mark results as inexact); ints and Fractions stay
-    exact. Strings are refused here: text goes through the `.tp` parser, never through sympify.
-    """
-    if isinstance(value, bool):
-        raise ProgramError(f"expected a number, got {value!r}")
-    if isinstance(value, sp.Basic):
-        if not value.is_number:
-            raise ProgramError(f"expected a number, got the expression {value}")
-        return value
-    if isinstance(value, int):
-        return sp.Integer(value)
-    if isinstance(value, float):
-        return sp.Float(value)
-    try:
-        from fractions import Fraction
-
-        if isinstance(value, Fraction):
-            return sp.Rational(value.numerator, value.denominator)
-    except ImportError:  # pragma: no cover
-        pass
-    raise ProgramError(
-        f"expected a number, got {type(value).__name__} {value!r}",
-        hint="pass an int, fractions.Fraction, float or sympy number",
-    )
-
-
-@dataclass(frozen=True)
-class InitScalar:
-    name: str
-    value: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class InitVector:
-    """An initial vector: Var = ``var``; ``cov`` holds (earlier initial vector, covariance)."""
-
-    name: str
-    var: sp.Expr
-    cov: tuple[tuple[str, sp.Expr], ...] = ()
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class InitMatrix:
-    """An initial n x n matrix with iid N(0, var/n) entries."""
-
-    name: str
-    var: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class MatMul:
-    name: str
-    matrix: str
-    vector: str
-    transpose: bool = False
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Nonlin:
-    name: str
-    expr: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Moment:
-    name: str
-    expr: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class ScalarOp:
-    name: str
-    expr: sp.Expr
-    loc: SourceLoc | None = field(default=None, compare=False, repr=False)
-
-
-@dataclass(frozen=True)
-class Param:
-    """A trainable initial vector or matrix of a model description.
-
-    ``role``: "input" (a column of the first layer, multiplied by input scalars), "output" (the
-    n-scaled output vector nV, f = mean(nV * x)), "bias", "hidden" (an n x n matrix) or "vector"
-    (any other trainable vector). ``lr``: the parameter's learning-rate multiplier (the update is
-    ``-lr * global_lr * gradient``); the initialization multiplier is the node's variance.
-    With all multipliers 1 the training program is μP (TP4, Yang & Hu, arXiv:2011.14522, Def. 5.1).
-    """
-
-    name: str
-    role: str
-    lr: sp.Expr = sp.Integer(1)
-
-
-PARAM_ROLES = ("input", "output", "bias", "hidden", "vector")
-
-
-Node = Union[InitScalar, InitVector, InitMatrix, MatMul, Nonlin, Moment, ScalarOp]  # noqa: UP007
-
-SCALAR_NODES = (InitScalar, Moment, ScalarOp)
-VECTOR_NODES = (InitVector, MatMul, Nonlin)
-
-
-def kind_of(node: Node) -> str:
-    """'scalar', 'vector' or 'matrix'."""
-    if isinstance(node, SCALAR_NODES):
-        return "scalar"
-    if isinstance(node, VECTOR_NODES):
-        return "vector"
-    return "matrix"
-
-
-@dataclass(frozen=True)
-class MatrixRef:
-    """A handle on an initial matrix: ``p.matmul(name, W, x)`` or ``p.matmul(name, W.T, x)``."""
-
-    name: str
-    transpose: bool = False
-
-    @property
-    def T(self) -> MatrixRef:  # noqa: N802 - mirrors numpy
-        return MatrixRef(self.name, not self.transpose)
-
-
-def dependencies(node: Node) -> list[str]:
-    """Names a node reads."""
-    if isinstance(node, InitVector):
-        return [other for other, _ in node.cov]
-    if isinstance(node, MatMul):
-        return [node.matrix, node.vector]
-    if isinstance(node, (Nonlin, Moment, ScalarOp)):
-        return sorted(s.name for s in node.expr.free_symbols)
-    return []
-
+# The node kinds and walker helpers live in tensorprog.nodes, sym/as_number/RESERVED in the leaf
+# module tensorprog.symbols; all stay importable from here (tensorprog.ir.sym, ir.MatMul, ...).
+__all__ = [
+    "NODE_KINDS", "PARAM_ROLES", "RESERVED", "SCALAR_NODES", "VECTOR_NODES", "WALKERS",
+    "InitMatrix", "InitScalar", "InitVector", "MatMul", "MatrixRef", "Moment", "Node", "Nonlin",
+    "Param", "Program", "ScalarOp", "as_number", "check_init_covariance", "check_node",
+    "dependencies", "dispatch", "family_name", "fresh_name", "init_covariance", "kind_of",
+    "last_use", "node_table", "opposite_family", "sym",
+]
 
 class Program:
-    """A Tensor Program: named nodes in definition order, as a networkx DiGraph, and outputs.
+    """A Tensor Program: named nodes in definition order (the one source of truth), outputs, and
+    a networkx DiGraph view derived from the nodes (:attr:`graph`).
 
     Build it node by node; every method validates eagerly and raises ProgramError naming the node
     (and the source location when the node came from a `.tp` file). Methods that create vectors or
@@ -206,43 +90,57 @@ class Program:
 
     def __init__(self, name: str = "program") -> None:
         self.name = name
-        self.graph: nx.DiGraph = nx.DiGraph()
-        self._order: list[str] = []
+        # The node sequence, the name index and each node's dependencies: appended only by add(),
+        # which checks every node against the ones before it (so the sequence is always valid).
+        self._nodes: list[Node] = []
+        self._index: dict[str, Node] = {}
+        self._deps: list[frozenset[str]] = []
+        self._graph: nx.DiGraph | None = None  # built on first use of .graph, then kept in sync
         self.outputs: list[str] = []
         #: Model description (forward programs to train): trainable parameters by name, and
         #: per-example input scalars in binding order. Empty for ordinary Tensor Programs.
         self.params: dict[str, Param] = {}
         self.inputs: list[str] = []
-        # Identity of every node that passed add()'s checks, and the edges it added: validate()
-        # skips the per-node re-check when the graph still holds exactly these.
-        self._checked: list[int] = []
-        self._checked_edges = 0
 
     # ----------------------------------------------------------------- reading
     @property
     def nodes(self) -> list[Node]:
         """Nodes in definition (topological) order."""
-        return [self.graph.nodes[n]["node"] for n in self._order]
+        return list(self._nodes)
+
+    @property
+    def graph(self) -> nx.DiGraph:
+        """The dependency graph (an edge ``dep -> node`` for every name a node reads; the node
+        object under the attribute ``"node"``), derived from the nodes on first use and then
+        kept in sync by :meth:`add`. A view: edit it by hand only to have :meth:`validate`
+        check the edit (a valid edit is then taken into the node sequence)."""
+        if self._graph is None:
+            g = nx.DiGraph()
+            g.add_nodes_from((n.name, {"node": n}) for n in self._nodes)
+            g.add_edges_from((d, n.name) for n, deps in zip(self._nodes, self._deps) for d in deps)
+            self._graph = g
+        return self._graph
 
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
 
     def __len__(self) -> int:
-        return len(self._order)
+        return len(self._nodes)
 
     def __contains__(self, name: object) -> bool:
-        return name in self.graph
+        return name in self._index
 
     def node(self, name: str) -> Node:
-        if name not in self.graph:
-            raise ProgramError(f"unknown name '{name}'")
-        return self.graph.nodes[name]["node"]
+        try:
+            return self._index[name]
+        except (KeyError, TypeError):
+            raise ProgramError(f"unknown name '{name}'") from None
 
     def kind(self, name: str) -> str:
         return kind_of(self.node(name))
 
     def names(self, kind: str | None = None) -> list[str]:
-        return [n for n in self._order if kind is None or self.kind(n) == kind]
+        return [n.name for n in self._nodes if kind is None or kind_of(n) == kind]
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Program):
@@ -261,33 +159,57 @@ class Program:
     def add(self, node: Node) -> Node:
         """Append a node after validating it against the nodes already present."""
         self._check_new_name(node.name, node.loc)
-        for dep in dependencies(node):
-            if dep not in self.graph:
+        deps = dependencies(node)
+        index = self._index
+        for dep in deps:
+            if dep not in index:
                 raise ProgramError(
                     f"'{node.name}' uses unknown name '{dep}'",
                     loc=node.loc,
                     node=node.name,
                     hint=f"define '{dep}' before '{node.name}'",
                 )
-        self._check_types(node)
-        self.graph.add_node(node.name, node=node)
-        deps = set(dependencies(node))
-        for dep in deps:
-            self.graph.add_edge(dep, node.name)
-        self._order.append(node.name)
-        self._checked.append(id(node))
-        self._checked_edges += len(deps)
+        reads = frozenset(deps)
+        check_node(node, {d: type(index[d]) for d in reads})
+        self._nodes.append(node)
+        self._index[node.name] = node
+        self._deps.append(reads)
+        if self._graph is not None:  # keep the derived view in sync
+            self._graph.add_node(node.name, node=node)
+            self._graph.add_edges_from((d, node.name) for d in reads)
+        return node
+
+    def add_trusted(self, node: Node, deps: Iterable[str] | None = None) -> Node:
+        """Append a node that is well-typed by construction (program transformations that
+        generate nodes from their own symbols and whitelisted heads), skipping the type rules,
+        the dominant cost of :meth:`add` on long programs. What can still fail is checked: the
+        name is new and every dependency exists (else the usual :meth:`add` error). ``deps``:
+        the names the node reads, when the caller knows them (else computed)."""
+        index = self._index
+        reads = frozenset(dependencies(node) if deps is None else deps)
+        if node.name in index or not all(d in index for d in reads):
+            return self.add(node)  # raises the usual "already defined" / "unknown name" error
+        self._nodes.append(node)
+        index[node.name] = node
+        self._deps.append(reads)
+        if self._graph is not None:  # keep the derived view in sync
+            self._graph.add_node(node.name, node=node)
+            self._graph.add_edges_from((d, node.name) for d in reads)
         return node
 
     def _unchanged_since_add(self) -> bool:
-        """True when the graph holds exactly the nodes and edges add() checked (acyclic and
-        well-typed by construction): nobody edited ``graph`` or ``_order`` by hand since."""
-        g = self.graph
-        return (
-            len(self._checked) == len(self._order) == g.number_of_nodes()
-            and self._checked_edges == g.number_of_edges()
-            and all(id(g.nodes[n]["node"]) == i for n, i in zip(self._order, self._checked))
-        )
+        """True unless the :attr:`graph` view was edited by hand: then it no longer shows
+        exactly the node sequence (the same node objects, and each node's dependencies)."""
+        g = self._graph
+        if g is None:
+            return True  # never built, so never edited; the sequence itself is append-only
+        if g.number_of_nodes() != len(self._nodes):
+            return False
+        for node, deps in zip(self._nodes, self._deps):
+            attrs = g.nodes.get(node.name)
+            if attrs is None or attrs.get("node") is not node or g.pred[node.name].keys() != deps:
+                return False
+        return True
 
     def scalar(self, name: str, value, *, loc: SourceLoc | None = None) -> sp.Symbol:
         """An initial scalar with limit ``value`` (int/Fraction/sympy Rational stay exact)."""
@@ -376,7 +298,7 @@ class Program:
     def let(self, name: str, expr, *, loc: SourceLoc | None = None) -> sp.Symbol:
         """``name = expr``: a Nonlin if ``expr`` involves a vector, else a ScalarOp."""
         e = self._expr(expr, name, loc)
-        if any(s.name in self.graph and self.kind(s.name) == "vector" for s in e.free_symbols):
+        if any(s.name in self._index and self.kind(s.name) == "vector" for s in e.free_symbols):
             return self.nonlin(name, e, loc=loc)
         return self.scalar_op(name, e, loc=loc)
 
@@ -472,7 +394,7 @@ class Program:
                 self.outputs.append(n)
 
     def _check_output(self, n: str, loc: SourceLoc | None) -> None:
-        if n not in self.graph:
+        if n not in self._index:
             raise ProgramError(f"output names unknown '{n}'", loc=loc, hint=f"define '{n}' first")
         if self.kind(n) == "matrix":
             raise ProgramError(
@@ -480,22 +402,29 @@ class Program:
             )
 
     def validate(self) -> None:
-        """Re-check the whole program (useful after editing ``graph`` by hand); the per-node
-        checks are skipped when nothing was edited since each node passed them in add()."""
-        if self._unchanged_since_add():
-            for n in self.outputs:
-                self._check_output(n, None)
-            check_init_covariance(self)
-            return
-        if not nx.is_directed_acyclic_graph(self.graph):
-            cycle = nx.find_cycle(self.graph)
+        """Check the outputs and the initial covariance, and re-check a hand-edited :attr:`graph`
+        view node by node. The node sequence needs no re-check: add() checked every node
+        against the ones before it, and nodes are immutable."""
+        if not self._unchanged_since_add():
+            self._adopt_graph_edit()
+        for n in self.outputs:
+            self._check_output(n, None)
+        check_init_covariance(self)
+
+    def _adopt_graph_edit(self) -> None:
+        """Re-check the program the edited graph describes (its node objects, in the sequence's
+        order) and, when it is valid, make it the node sequence."""
+        g = self.graph
+        if not nx.is_directed_acyclic_graph(g):
+            cycle = nx.find_cycle(g)
             path = " -> ".join(u for u, _ in cycle)
             raise ProgramError(f"the program has a cycle: {path} -> {cycle[0][0]}")
         seen = Program(self.name)
-        for node in self.nodes:
-            seen.add(node)
+        for node in self._nodes:
+            seen.add(g.nodes[node.name]["node"] if node.name in g else node)
         seen.output(*self.outputs)
-        check_init_covariance(self)
+        self._nodes, self._index, self._deps = seen._nodes, seen._index, seen._deps
+        self._graph = None
 
     def copy(self) -> Program:
         p = Program(self.name)
@@ -508,7 +437,7 @@ class Program:
 
     # ----------------------------------------------------------------- checks
     def _check_new_name(self, name: str, loc: SourceLoc | None) -> None:
-        if not isinstance(name, str) or not _NAME.match(name) or keyword.iskeyword(name):
+        if not isinstance(name, str) or not NAME_PATTERN.match(name) or keyword.iskeyword(name):
             raise ProgramError(
                 f"'{name}' is not a valid name", loc=loc, hint="use letters, digits and _"
             )
@@ -516,8 +445,8 @@ class Program:
             raise ProgramError(
                 f"'{name}' is reserved", loc=loc, hint=f"rename it, e.g. '{name}_'"
             )
-        if name in self.graph:
-            prev = self.graph.nodes[name]["node"].loc
+        if name in self._index:
+            prev = self._index[name].loc
             where = f" (first defined at {prev})" if prev else ""
             raise ProgramError(
                 f"'{name}' is already defined{where}",
@@ -527,69 +456,9 @@ class Program:
                 f"'{name}_1'",
             )
 
-    def _check_types(self, node: Node) -> None:
-        loc = node.loc
-        if isinstance(node, InitVector):
-            for other, _ in node.cov:
-                if not isinstance(self.node(other), InitVector):
-                    raise ProgramError(
-                        f"'{node.name}' can only be correlated with initial vectors, "
-                        f"not {self.kind(other)} '{other}'",
-                        loc=loc,
-                    )
-            if node.var.is_negative:
-                raise ProgramError(f"variance of '{node.name}' is negative", loc=loc)
-        elif isinstance(node, InitMatrix):
-            if node.var.is_negative:
-                raise ProgramError(f"variance of matrix '{node.name}' is negative", loc=loc)
-        elif isinstance(node, MatMul):
-            if self.kind(node.matrix) != "matrix":
-                raise ProgramError(
-                    f"'{node.matrix}' is a {self.kind(node.matrix)}, not a matrix; "
-                    "only initial matrices can multiply vectors",
-                    loc=loc,
-                    node=node.name,
-                    hint=f"declare it with 'matrix {node.matrix} ~ N(0, 1/n)'"
-                    if self.kind(node.matrix) != "vector"
-                    else "use '*' for the coordinatewise product of vectors",
-                )
-            if self.kind(node.vector) != "vector":
-                raise ProgramError(
-                    f"MatMul needs a vector, but '{node.vector}' is a {self.kind(node.vector)}",
-                    loc=loc,
-                    node=node.name,
-                    hint="multiply a scalar with '*' instead of '@'",
-                )
-        elif isinstance(node, (Nonlin, Moment, ScalarOp)):
-            kinds = {s.name: self.kind(s.name) for s in node.expr.free_symbols}
-            mats = [n for n, k in kinds.items() if k == "matrix"]
-            if mats:
-                raise ProgramError(
-                    f"matrix '{mats[0]}' used inside an expression",
-                    loc=loc,
-                    node=node.name,
-                    hint=f"matrices only appear in MatMul: '{mats[0]} @ v' or '{mats[0]}.T @ v'",
-                )
-            has_vec = any(k == "vector" for k in kinds.values())
-            if isinstance(node, Nonlin) and not has_vec:
-                raise ProgramError(
-                    f"Nonlin '{node.name}' involves no vector", loc=loc, node=node.name,
-                    hint="define it as a scalar (ScalarOp) instead",
-                )
-            if isinstance(node, ScalarOp) and has_vec:
-                raise ProgramError(
-                    f"scalar '{node.name}' is defined from vectors",
-                    loc=loc,
-                    node=node.name,
-                    hint="a vector becomes a scalar only through mean(...)",
-                )
-            _check_heads(node.expr, node.name, loc)
-
     def _expr(self, expr, name: str, loc: SourceLoc | None) -> sp.Expr:
         if isinstance(expr, str):
-            from .lang import parse_expression  # the safe parser; never sympify
-
-            return parse_expression(expr, loc=loc)
+            return parse_expression(expr, loc=loc)  # the safe parser; never sympify
         if isinstance(expr, (int, float)) and not isinstance(expr, bool):
             return as_number(expr)
         if not isinstance(expr, sp.Expr):
@@ -627,6 +496,99 @@ def _check_heads(expr: sp.Expr, name: str, loc: SourceLoc | None) -> None:
         )
 
 
+# ----------------------------------------------------------------------------- type rules
+def check_node(node: Node, kinds: Mapping[str, type]) -> None:
+    """The type rules of TP4 Def. 7.1 for one node, given the node kind (class) of every name it
+    reads (``kinds``; they exist: unknown names are reported before). Raises ProgramError naming
+    the node; a pure function of its arguments."""
+    dispatch(_TYPE_RULES, node, kinds)
+
+
+def _kind(kinds: Mapping[str, type], name: str) -> str:
+    return KIND_NAMES[kinds[name]]
+
+
+def _check_init_vector(kinds: Mapping[str, type], node: InitVector) -> None:
+    for other, _ in node.cov:
+        if kinds[other] is not InitVector:
+            raise ProgramError(
+                f"'{node.name}' can only be correlated with initial vectors, "
+                f"not {_kind(kinds, other)} '{other}'",
+                loc=node.loc,
+            )
+    if node.var.is_negative:
+        raise ProgramError(f"variance of '{node.name}' is negative", loc=node.loc)
+
+
+def _check_init_matrix(kinds: Mapping[str, type], node: InitMatrix) -> None:
+    if node.var.is_negative:
+        raise ProgramError(f"variance of matrix '{node.name}' is negative", loc=node.loc)
+
+
+def _check_matmul(kinds: Mapping[str, type], node: MatMul) -> None:
+    loc = node.loc
+    mkind, vkind = _kind(kinds, node.matrix), _kind(kinds, node.vector)
+    if mkind != "matrix":
+        raise ProgramError(
+            f"'{node.matrix}' is a {mkind}, not a matrix; "
+            "only initial matrices can multiply vectors",
+            loc=loc,
+            node=node.name,
+            hint=f"declare it with 'matrix {node.matrix} ~ N(0, 1/n)'"
+            if mkind != "vector"
+            else "use '*' for the coordinatewise product of vectors",
+        )
+    if vkind != "vector":
+        raise ProgramError(
+            f"MatMul needs a vector, but '{node.vector}' is a {vkind}",
+            loc=loc,
+            node=node.name,
+            hint="multiply a scalar with '*' instead of '@'",
+        )
+
+
+def _check_expression(kinds: Mapping[str, type], node: Nonlin | Moment | ScalarOp) -> None:
+    loc = node.loc
+    names = {s.name: _kind(kinds, s.name) for s in node.expr.free_symbols}
+    mats = [n for n, k in names.items() if k == "matrix"]
+    if mats:
+        raise ProgramError(
+            f"matrix '{mats[0]}' used inside an expression",
+            loc=loc,
+            node=node.name,
+            hint=f"matrices only appear in MatMul: '{mats[0]} @ v' or '{mats[0]}.T @ v'",
+        )
+    has_vec = any(k == "vector" for k in names.values())
+    if isinstance(node, Nonlin) and not has_vec:
+        raise ProgramError(
+            f"Nonlin '{node.name}' involves no vector", loc=loc, node=node.name,
+            hint="define it as a scalar (ScalarOp) instead",
+        )
+    if isinstance(node, ScalarOp) and has_vec:
+        raise ProgramError(
+            f"scalar '{node.name}' is defined from vectors",
+            loc=loc,
+            node=node.name,
+            hint="a vector becomes a scalar only through mean(...)",
+        )
+    _check_heads(node.expr, node.name, loc)
+
+
+def _no_rule(kinds: Mapping[str, type], node: Node) -> None:
+    """InitScalar: any number (checked when it was made)."""
+
+
+_TYPE_RULES = node_table("check_node", {
+    InitScalar: _no_rule,
+    InitVector: _check_init_vector,
+    InitMatrix: _check_init_matrix,
+    MatMul: _check_matmul,
+    Nonlin: _check_expression,
+    Moment: _check_expression,
+    ScalarOp: _check_expression,
+})  # fmt: skip
+
+
 def init_covariance(program: Program) -> tuple[list[str], sp.Matrix]:
     """Names of the initial vectors and their joint covariance matrix."""
     names = [n.name for n in program.nodes if isinstance(n, InitVector)]
@@ -643,8 +605,6 @@ def init_covariance(program: Program) -> tuple[list[str], sp.Matrix]:
 
 def check_init_covariance(program: Program, names: Iterable[str] | None = None) -> None:
     """Raise ProgramError unless the initial vectors' covariance is positive semidefinite."""
-    from .gaussian import ldl_psd  # local: gaussian imports nothing from here at module load
-
     vnames, C = init_covariance(program)
     try:
         ldl_psd([[C[i, j] for j in range(C.cols)] for i in range(C.rows)])

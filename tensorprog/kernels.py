@@ -26,6 +26,7 @@ import sympy as sp
 
 from .errors import ProgramError
 from .ir import Program, as_number, sym
+from .syntax import parse_expression
 from .zcalc import Limit, derive_limit
 
 X = sym("x")
@@ -44,8 +45,6 @@ class Kernels:
 def activation_expr(activation) -> sp.Expr:
     """A sympy expression in ``x`` from a sympy expression or `.tp` expression text."""
     if isinstance(activation, str):
-        from .lang import parse_expression
-
         activation = parse_expression(activation)
     if not isinstance(activation, sp.Expr):
         raise ProgramError(f"activation must be an expression in x, got {activation!r}")

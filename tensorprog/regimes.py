@@ -33,9 +33,12 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .builders.mlp import MLPSpec, mlp_spec
+from .builders.mlp import MLPSpec, _loss, mlp_spec
 from .errors import ParametrizationError, TensorProgError
+from .ir import as_number
+from .kernels import mlp_kernels
 from .parametrization import ABCParametrization, Classification, classify, preset
+from .training import train_mlp
 
 __all__ = [
     "KernelGDRun",
@@ -138,9 +141,6 @@ def layer_terms(
     T_{L+1} = σ² E[x^L x^L'] (the NNGP), T_l = σ² E[δ^l δ^l'] E[x^{l-1} x^{l-1}'] (2 ≤ l ≤ L)
     and T_1 = σ² E[δ^1 δ^1'] ξ·ζ, δ^l = √n ∂f/∂h^l. Returns (terms, Kernels).
     """
-    from .ir import as_number
-    from .kernels import mlp_kernels
-
     xs = padded_inputs(points)
     s2 = as_number(weight_var)
     kern = mlp_kernels(xs, depth, activation, weight_var=s2)
@@ -222,8 +222,6 @@ class KernelRegime:
     def run(self, f0=None) -> KernelGDRun:
         """Kernel GD from f_0 (one value per point; None = 0). Exact with exact f_0 (and a
         loss whose derivative keeps rationals rational); floats are run in floating point."""
-        from .builders.mlp import _loss
-
         spec = self.spec
         npts = len(self.points)
         exact = f0 is None or all(
@@ -369,8 +367,6 @@ def kernel_regime_limit(
         eval_inputs=eval_inputs, batch_reduction=batch_reduction,
         lr_multipliers=lr_multipliers,
     )  # fmt: skip
-    from .ir import as_number
-
     s2 = as_number(weight_var)
     if not s2.is_positive:
         raise TensorProgError(f"weight_var must be positive, got {weight_var}")
@@ -408,8 +404,6 @@ def finite_width_runs(
 ) -> list[tuple[dict[str, float], np.ndarray]]:
     """Train the real network (tensorprog.training.train_mlp) once per seed: a list of
     (outputs, f_0 at every point of ``regime``), the latter with the initial weights."""
-    from .training import train_mlp
-
     spec = regime.spec
     L = spec.depth
     sigma = float(sp.sqrt(regime.weight_var))

@@ -24,6 +24,7 @@ from sympy.core.evalf import PrecisionExhausted
 
 from .backends.domains import int_text
 from .errors import ProgramError
+from .lang.printer import expr_to_tp
 
 #: Exact values longer than this are shown abbreviated in tables and reprs.
 SHORT = 60
@@ -37,8 +38,6 @@ def exact_text(v: Any) -> str:
             return int_text(int(v.p))
         return f"{int_text(int(v.p))}/{int_text(int(v.q))}"
     try:
-        from .lang import expr_to_tp
-
         return expr_to_tp(v)
     except Exception:  # outside the language: sympy's own text
         pass

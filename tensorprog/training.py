@@ -30,10 +30,11 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import TensorProgError
-from .expr import Algebra, fold
-from .functions import FUNCTIONS
-from .lang import parse_expression
+from .errors import ParametrizationError, TensorProgError
+from .expr import fold
+from .numpy_algebra import NumpyAlgebra
+from .parametrization import PRESETS, ABCParametrization, preset
+from .syntax import parse_expression
 
 # abc exponents per parametrization, as functions of the depth L: lists a, b of length L+1
 # and the scalar c (TP4 §3.1, Definition 5.1).
@@ -79,34 +80,6 @@ class TrainResult:
         return out
 
 
-class _NumpyPhi(Algebra):
-    """Evaluates a whitelisted sympy expression in x on a numpy array."""
-
-    def __init__(self, x: np.ndarray) -> None:
-        self.x = x
-
-    def symbol(self, s: sp.Symbol) -> Any:
-        return self.x
-
-    def constant(self, c: sp.Expr) -> Any:
-        return float(c)
-
-    def power(self, base: Any, exponent: sp.Expr, node: sp.Expr) -> Any:
-        if exponent.is_Integer and int(exponent) >= 0:
-            return base ** int(exponent)
-        return np.power(base, float(exponent))
-
-    def function(self, name: str, args: list[Any], node: sp.Expr) -> Any:
-        return FUNCTIONS[name].numpy(*args)
-
-    def other(self, node: sp.Expr, args: list[Any]) -> Any:
-        if isinstance(node, sp.Max):
-            return np.maximum.reduce(np.broadcast_arrays(*args))
-        if isinstance(node, sp.Min):
-            return np.minimum.reduce(np.broadcast_arrays(*args))
-        raise TensorProgError(f"cannot evaluate {node.func.__name__} in the activation")
-
-
 def _activation(activation) -> tuple[Callable, Callable]:
     """(φ, φ') as numpy functions, from text, a sympy expression in x, or a pair of callables."""
     if isinstance(activation, tuple) and len(activation) == 2 and all(map(callable, activation)):
@@ -128,7 +101,9 @@ def _activation(activation) -> tuple[Callable, Callable]:
 
     def lift(e: sp.Expr) -> Callable[[np.ndarray], np.ndarray]:
         def f(v: np.ndarray) -> np.ndarray:
-            return np.broadcast_to(np.asarray(fold(e, _NumpyPhi(v)), float), v.shape)
+            # the package's one numpy algebra (as at finite width and in numeric limits)
+            alg = NumpyAlgebra({"x": v}, what="in the activation")
+            return np.broadcast_to(np.asarray(fold(e, alg), float), v.shape)
 
         return f
 
@@ -186,9 +161,6 @@ def _exponents(parametrization, L: int) -> tuple[tuple[list[float], list[float],
     """(a, b, c) as floats and a display name, from a name or an ABCParametrization."""
     if isinstance(parametrization, str) and parametrization in _ABC:
         return _ABC[parametrization](L), parametrization  # μP: the original float table
-    from .errors import ParametrizationError
-    from .parametrization import PRESETS, ABCParametrization, preset
-
     if isinstance(parametrization, str):
         # Canonical preset names only (no aliases such as "ntk"), as in the program builder.
         if parametrization not in PRESETS:

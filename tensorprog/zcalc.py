@@ -51,8 +51,13 @@ from .ir import (
     Program,
     ScalarOp,
     check_init_covariance,
+    dispatch,
+    family_name,
+    fresh_name,
+    node_table,
     sym,
 )
+from .numeric import derive_numeric
 from .result import LimitResult, exact_text
 
 ZDOT_ROUTES = ("stein", "derivative")
@@ -425,10 +430,7 @@ class _Engine:
 
     # ---------------------------------------------------------------- atoms
     def new_atom(self, family: str, node: str, label: str, vector: str | None) -> AtomInfo:
-        name = label
-        k = 2
-        while name in self.atom_of:
-            name, k = f"{label}#{k}", k + 1
+        name = fresh_name(label, self.atom_of, start=2, sep="#", bare=True)
         info = AtomInfo(sp.Symbol(name, real=True), len(self.atoms), family, node, vector)
         self.atoms.append(info)
         self.atom_of[name] = info
@@ -456,26 +458,34 @@ class _Engine:
                 meter.node = node.name
                 meter.check_time()
                 meter.check_memory()
-            if isinstance(node, InitScalar):
-                self._set_scalar(node.name, node.value, self.to_domain(node.value, node.name))
-            elif isinstance(node, InitMatrix):
-                self.matrix_var[node.name] = node.var
-            elif isinstance(node, MatMul):
-                self._zmatmul(node)
-                self._check(node.name)
-            elif isinstance(node, Nonlin):
-                # ZNonlin: substitute the Z's of the arguments and the limits of the scalars.
-                self.zrep[node.name] = self.to_poly(node.expr, node.name)
-                self.zdef[node.name] = ("nonlin", node.expr)
-                self._check(node.name)
-            elif isinstance(node, Moment):
-                # ZMoment: the limit of a coordinate average is the expectation of its Z.
-                value = self._moment(node.expr, node.name)
-                self._set_scalar(node.name, None, value)
-            elif isinstance(node, ScalarOp):
-                self._scalar_op(node)
+            dispatch(_RULES, node, self)
         if self.progress is not None:
             self.progress(total, total, "")
+
+    # One method per node kind (dispatched by the _RULES table below the class).
+    def _rule_init_scalar(self, node: InitScalar) -> None:
+        self._set_scalar(node.name, node.value, self.to_domain(node.value, node.name))
+
+    def _rule_init_vector(self, node: InitVector) -> None:
+        pass  # ZInit: the initial vectors' family was built before the first node
+
+    def _rule_init_matrix(self, node: InitMatrix) -> None:
+        self.matrix_var[node.name] = node.var
+
+    def _rule_matmul(self, node: MatMul) -> None:
+        self._zmatmul(node)
+        self._check(node.name)
+
+    def _rule_nonlin(self, node: Nonlin) -> None:
+        # ZNonlin: substitute the Z's of the arguments and the limits of the scalars.
+        self.zrep[node.name] = self.to_poly(node.expr, node.name)
+        self.zdef[node.name] = ("nonlin", node.expr)
+        self._check(node.name)
+
+    def _rule_moment(self, node: Moment) -> None:
+        # ZMoment: the limit of a coordinate average is the expectation of its Z.
+        value = self._moment(node.expr, node.name)
+        self._set_scalar(node.name, None, value)
 
     def _check(self, name: str) -> None:
         if self.meter is not None:
@@ -604,7 +614,7 @@ class _Engine:
         W, t, x = node.matrix, node.transpose, node.vector
         s2 = self.matrix_var[W]
         s2K = self.to_domain(s2, node.name)
-        fname = f"{W}ᵀ" if t else W
+        fname = family_name(W, t)
         label = f"Ẑ^{{{W}ᵀ {x}}}" if t else f"Ẑ^{{{W} {x}}}"
         # ZDot first: it only involves atoms that exist before this one.
         dot = self._zdot(W, not t, s2K, x, node.name)
@@ -626,7 +636,7 @@ class _Engine:
 
     def _zdot(self, W: str, other_t: bool, s2K: Any, x: str, node: str) -> list[tuple[str, Any]]:
         """ZDot (TP4 Eq. 31): Ż^{W̄x} as [(y_i, coefficient)] over the opposite family's inputs."""
-        other = self.families.get(f"{W}ᵀ" if other_t else W)
+        other = self.families.get(family_name(W, other_t))
         if other is None or not other.members:
             return []
         if self.zdot == "derivative":
@@ -668,6 +678,17 @@ class _Engine:
             out = atom + sp.Add(*[self.K.to_sympy(c) * self.Z(y) for y, c in dot])
         self._zexpr[name] = out
         return out
+
+
+_RULES = node_table("zcalc", {
+    InitScalar: _Engine._rule_init_scalar,
+    InitVector: _Engine._rule_init_vector,
+    InitMatrix: _Engine._rule_init_matrix,
+    MatMul: _Engine._rule_matmul,
+    Nonlin: _Engine._rule_nonlin,
+    Moment: _Engine._rule_moment,
+    ScalarOp: _Engine._scalar_op,
+})  # fmt: skip
 
 
 def _scalar_digits(v: Any) -> int:
@@ -850,8 +871,6 @@ def _derive(program, mode, zdot, expectation, progress, backend, budget, float_t
                                               "auto", budget, None)  # fmt: skip
             except NonPolynomialError:
                 pass
-        from .numeric import derive_numeric
-
         meter = Meter(as_budget(budget), program)
 
         def metered(done: int, total: int, node: str) -> None:
@@ -876,7 +895,7 @@ def _derive_polynomial(program, mode, zdot, expectation, progress, backend, budg
     """derive_limit for modes "exact" and "float"; ``symbolic=False`` raises _Symbolic instead
     of widening an exact derivation to sympy's EX domain."""
     program.require_bound()
-    program.validate()  # O(nodes) when nothing was edited since add() checked each node
+    program.validate()  # outputs and covariance; add() already checked every node
     meter = Meter(as_budget(budget), program)
     plan = degree_plan(program)
     meter.check_degree_plan(plan.node_degree)

@@ -23,7 +23,7 @@ from typing import Any
 from sympy.polys.domains import QQ
 
 from ..errors import TensorProgError
-from .plan import DegreePlan
+from .base import DegreePlan
 
 
 def make_backend(

@@ -19,7 +19,7 @@ themselves (route "isserlis"). The engine (tensorprog.zcalc) only uses this inte
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flint import fmpz
 
@@ -91,3 +91,24 @@ def log_dfact(a: int) -> float:
         return 0.0
     k = a // 2
     return math.lgamma(a + 1) - k * math.log(2) - math.lgamma(k + 1)
+
+
+@dataclass
+class DegreePlan:
+    """Degree bounds of a program's polynomials (see the module docstring).
+
+    ``total[name]``: total degree bound of Z^name; ``max_total``: of every polynomial formed
+    (Moment integrands and covariance integrands included); ``node_degree``: the largest degree
+    formed at each node, in program order;
+    ``var_bound[k]``: degree bound in innovation k over every polynomial formed (None
+    when there are more than MAX_TRACKED_VARS atoms); ``linear``: every Z is affine in the atoms;
+    ``polynomial``: every Nonlin/Moment is polynomial in the vectors.
+    """
+
+    n_atoms: int
+    total: dict[str, int] = field(default_factory=dict)
+    max_total: int = 0
+    var_bound: tuple[int, ...] | None = None
+    linear: bool = True
+    polynomial: bool = True
+    node_degree: dict[str, int] = field(default_factory=dict)

@@ -25,9 +25,8 @@ import numpy as np
 import sympy as sp
 
 from ..errors import TensorProgError
-from .base import PolyStats, log_dfact
+from .base import DegreePlan, PolyStats, log_dfact
 from .domains import FLOAT64
-from .plan import DegreePlan
 
 DEFAULT_TOL = 1e-30
 _CHUNK = 1 << 22  # pairs per vectorised chunk of a product

@@ -17,11 +17,25 @@ before any work is done.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import sympy as sp
 
-from ..ir import InitVector, MatMul, Moment, Nonlin, Program
+from ..ir import (
+    InitMatrix,
+    InitScalar,
+    InitVector,
+    MatMul,
+    Moment,
+    Nonlin,
+    Program,
+    ScalarOp,
+    dispatch,
+    family_name,
+    node_table,
+    opposite_family,
+)
+from .base import DegreePlan  # defined with the backend interface; re-exported here
+
+__all__ = ["MAX_TRACKED_VARS", "DegreePlan", "degree_plan"]
 
 #: Per-variable bounds are tracked only for programs with at most this many atoms (the packed
 #: representations are only used for few variables anyway).
@@ -76,105 +90,115 @@ def _tot_mul(a: int, n: int) -> int:
     return a * n
 
 
-@dataclass
-class DegreePlan:
-    """Degree bounds of a program's polynomials (see the module docstring).
-
-    ``total[name]``: total degree bound of Z^name; ``max_total``: of every polynomial formed
-    (Moment integrands and covariance integrands included); ``node_degree``: the largest degree
-    formed at each node, in program order;
-    ``var_bound[k]``: degree bound in innovation k over every polynomial formed (None
-    when there are more than MAX_TRACKED_VARS atoms); ``linear``: every Z is affine in the atoms;
-    ``polynomial``: every Nonlin/Moment is polynomial in the vectors.
-    """
-
-    n_atoms: int
-    total: dict[str, int] = field(default_factory=dict)
-    max_total: int = 0
-    var_bound: tuple[int, ...] | None = None
-    linear: bool = True
-    polynomial: bool = True
-    node_degree: dict[str, int] = field(default_factory=dict)
-
-
 def degree_plan(program: Program) -> DegreePlan:
     """Bound the degree of every polynomial the exact engine will form (no algebra done)."""
-    nodes = program.nodes
-    inits = [n for n in nodes if isinstance(n, InitVector)]
-    mats = [n for n in nodes if isinstance(n, MatMul)]
-    n_atoms = len(inits) + len(mats)
-    plan = DegreePlan(n_atoms)
-    track = 0 < n_atoms <= MAX_TRACKED_VARS
-    zero_v = (0,) * n_atoms
-    tot: dict[str, int] = {}
-    vec: dict[str, tuple] = {}
-    bound = list(zero_v)
+    planner = _Planner(program.nodes)
+    for node in program.nodes:
+        dispatch(_RULES, node, planner)
+        if isinstance(node, (InitVector, MatMul, Nonlin)) and planner.tot[node.name] > 1:
+            planner.plan.linear = False
+    return planner.finish()
 
-    def note(name: str, t: int, v: tuple | None) -> None:
+
+class _Planner:
+    """The state of one degree_plan pass; one method per node kind (the _RULES table)."""
+
+    def __init__(self, nodes: list) -> None:
+        inits = [n for n in nodes if isinstance(n, InitVector)]
+        mats = [n for n in nodes if isinstance(n, MatMul)]
+        self.n_atoms = n_atoms = len(inits) + len(mats)
+        self.plan = DegreePlan(n_atoms)
+        self.track = 0 < n_atoms <= MAX_TRACKED_VARS
+        self.zero_v = (0,) * n_atoms
+        self.tot: dict[str, int] = {}
+        self.vec: dict[str, tuple] = {}
+        self.bound = list(self.zero_v)
+        self.members: dict[str, list[int]] = {}
+        self.inputs: dict[str, list[str]] = {}  # family -> vectors y with an atom Ẑ^{W̄y}
+        init_idx = list(range(len(inits)))
+        for k, node in enumerate(inits):
+            self.tot[node.name] = 1
+            if self.track:
+                self.vec[node.name] = self.unit(init_idx[: k + 1])
+        self.next_atom = len(inits)
+
+    def note(self, name: str, t: int, v: tuple | None) -> None:
+        plan = self.plan
         if t > plan.node_degree.get(name, -1):
             plan.node_degree[name] = t
         if t > plan.max_total:
             plan.max_total = t
         if v is not None:
             for k, e in enumerate(v):
-                if e > bound[k]:
-                    bound[k] = e
+                if e > self.bound[k]:
+                    self.bound[k] = e
 
-    def unit(indices: list[int]) -> tuple:
-        v = [0] * n_atoms
+    def unit(self, indices: list[int]) -> tuple:
+        v = [0] * self.n_atoms
         for k in indices:
             v[k] = 1
         return tuple(v)
 
-    members: dict[str, list[int]] = {}
-    inputs: dict[str, list[str]] = {}  # family -> vectors y with an atom Ẑ^{W̄y}
-    init_idx = list(range(len(inits)))
-    for k, node in enumerate(inits):
-        tot[node.name] = 1
+    def finish(self) -> DegreePlan:
+        self.plan.total = self.tot
+        self.plan.var_bound = tuple(self.bound) if self.track else None
+        return self.plan
+
+    # ---------------------------------------------------------------- rules
+    def skip(self, node) -> None:
+        """Scalars and matrices form no polynomial."""
+
+    def init_vector(self, node: InitVector) -> None:
+        self.note(node.name, 1, self.vec.get(node.name))
+
+    def matmul(self, node: MatMul) -> None:
+        tot, vec, track, inputs = self.tot, self.vec, self.track, self.inputs
+        fam = family_name(node.matrix, node.transpose)
+        opp = opposite_family(node.matrix, node.transpose)
+        k = self.next_atom
+        self.next_atom += 1
+        mem = self.members.setdefault(fam, [])
+        mem.append(k)
+        x = node.vector
+        # ZHat covariances E[Z^x Z^y] (y = x included), Stein's b_j = E[Ẑ^{W̄ᵀy_j} Z^x].
+        for y in inputs.get(fam, []) + [x]:
+            self.note(node.name, tot[x] + tot[y], _vec_add(vec[x], vec[y]) if track else None)
+        if self.members.get(opp):
+            self.note(node.name, tot[x] + 1,
+                      _vec_add(vec[x], self.unit(self.members[opp])) if track else None)
+        inputs.setdefault(fam, []).append(x)
+        t = max([1] + [tot[y] for y in inputs.get(opp, [])])
+        tot[node.name] = t
         if track:
-            vec[node.name] = unit(init_idx[: k + 1])
-    next_atom = len(inits)
-    for node in nodes:
-        if isinstance(node, InitVector):
-            note(node.name, 1, vec.get(node.name))
-        elif isinstance(node, MatMul):
-            fam = f"{node.matrix}ᵀ" if node.transpose else node.matrix
-            opp = node.matrix if node.transpose else f"{node.matrix}ᵀ"
-            k = next_atom
-            next_atom += 1
-            mem = members.setdefault(fam, [])
-            mem.append(k)
-            x = node.vector
-            # ZHat covariances E[Z^x Z^y] (y = x included), Stein's b_j = E[Ẑ^{W̄ᵀy_j} Z^x].
-            for y in inputs.get(fam, []) + [x]:
-                note(node.name, tot[x] + tot[y], _vec_add(vec[x], vec[y]) if track else None)
-            if members.get(opp):
-                note(node.name, tot[x] + 1,
-                     _vec_add(vec[x], unit(members[opp])) if track else None)
-            inputs.setdefault(fam, []).append(x)
-            t = max([1] + [tot[y] for y in inputs.get(opp, [])])
-            tot[node.name] = t
+            v = self.unit(mem)
+            for y in inputs.get(opp, []):
+                v = _vec_max(v, vec[y])
+            vec[node.name] = v
+        self.note(node.name, t, vec.get(node.name))
+
+    def expression(self, node: Nonlin | Moment) -> None:
+        zero_v, track = self.zero_v, self.track
+        try:
+            t = _degree(node.expr, self.tot, 0, max, _tot_add, _tot_mul)
+            v = (_degree(node.expr, self.vec, zero_v, _vec_max, _vec_add, _vec_mul)
+                 if track else None)  # fmt: skip
+        except _NonPoly:
+            self.plan.polynomial = False
+            self.plan.linear = False
+            t, v = 1, (zero_v if track else None)
+        if isinstance(node, Nonlin):
+            self.tot[node.name] = t
             if track:
-                v = unit(mem)
-                for y in inputs.get(opp, []):
-                    v = _vec_max(v, vec[y])
-                vec[node.name] = v
-            note(node.name, t, vec.get(node.name))
-        elif isinstance(node, (Nonlin, Moment)):
-            try:
-                t = _degree(node.expr, tot, 0, max, _tot_add, _tot_mul)
-                v = _degree(node.expr, vec, zero_v, _vec_max, _vec_add, _vec_mul) if track else None
-            except _NonPoly:
-                plan.polynomial = False
-                plan.linear = False
-                t, v = 1, (zero_v if track else None)
-            if isinstance(node, Nonlin):
-                tot[node.name] = t
-                if track:
-                    vec[node.name] = v
-            note(node.name, t, v)
-        if isinstance(node, (InitVector, MatMul, Nonlin)) and tot[node.name] > 1:
-            plan.linear = False
-    plan.total = tot
-    plan.var_bound = tuple(bound) if track else None
-    return plan
+                self.vec[node.name] = v
+        self.note(node.name, t, v)
+
+
+_RULES = node_table("degree_plan", {
+    InitScalar: _Planner.skip,
+    InitVector: _Planner.init_vector,
+    InitMatrix: _Planner.skip,
+    MatMul: _Planner.matmul,
+    Nonlin: _Planner.expression,
+    Moment: _Planner.expression,
+    ScalarOp: _Planner.skip,
+})  # fmt: skip

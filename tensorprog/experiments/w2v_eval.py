@@ -155,7 +155,7 @@ def pca_figure(panels: list[tuple[str, np.ndarray]], words, pairs, path: str | P
                section: str = "") -> None:  # fmt: skip
     """One 2-D PCA panel per (title, embeddings): the pairs' normalised rows projected on their
     top two principal components, cities and states/countries in two colours, a line per pair."""
-    import matplotlib
+    import matplotlib  # local: optional heavy dependency, only for figures
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

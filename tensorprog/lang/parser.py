@@ -21,9 +21,16 @@ import sympy as sp
 
 from ..errors import ProgramError, TensorProgError
 from ..functions import FUNCTIONS
-from ..ir import PARAM_ROLES, RESERVED, InitVector, Program, init_covariance, sym
-from .covariance import psd_violation
-from .expr import (
+from ..ir import (
+    PARAM_ROLES,
+    RESERVED,
+    InitVector,
+    Program,
+    fresh_name,
+    init_covariance,
+    sym,
+)
+from ..syntax.expr import (
     Binary,
     Call,
     Chain,
@@ -35,7 +42,8 @@ from .expr import (
     Transpose,
     first_token,
 )
-from .lexer import EOF, NAME, NEWLINE, NUMBER, OP, Source, Token, tokenize
+from ..syntax.lexer import EOF, NAME, NEWLINE, NUMBER, OP, Source, Token, tokenize
+from .covariance import psd_violation
 from .printer import show
 
 KEYWORDS = ("scalar", "vector", "matrix", "output", "param", "input")
@@ -624,11 +632,9 @@ class ProgramParser:
     # ------------------------------------------------------------------ inline @ and mean
     def fresh_name(self) -> str:
         """``_<target>_<k>``: deterministic, and never a name the file mentions anywhere."""
-        while True:
-            self._fresh += 1
-            name = f"_{self.target}_{self._fresh}"
-            if name not in self.mentioned and name not in self.p:
-                return name
+        name = fresh_name(f"_{self.target}", self.mentioned, self.p, start=self._fresh + 1)
+        self._fresh = int(name.rpartition("_")[2])
+        return name
 
     def _node_name(self, node: Node, tok: Token) -> tuple[str, object]:
         """The root of the right-hand side is named by the target; inner ones are fresh."""

@@ -24,9 +24,11 @@ from ..ir import (
     Nonlin,
     Program,
     ScalarOp,
+    dispatch,
+    node_table,
 )
 
-# precedence of what a printed piece is, loosest first (matches tensorprog.lang.expr)
+# precedence of what a printed piece is, loosest first (matches tensorprog.syntax.expr)
 ADD, MUL, NEG, POW, ATOM = 10, 20, 30, 40, 50
 
 
@@ -240,11 +242,8 @@ def to_tp(program: Program) -> str:
     i = 0
     while i < len(nodes):
         node = nodes[i]
-        if isinstance(node, InitVector) and node.name in params:
-            out.append(_param_vector_line(program, node))
-            i += 1
-            continue
-        if isinstance(node, InitVector):
+        if isinstance(node, InitVector) and node.name not in params:
+            # consecutive initial vectors share one declaration (joint covariance)
             j = i
             while (
                 j < len(nodes) and isinstance(nodes[j], InitVector) and nodes[j].name not in params
@@ -260,22 +259,35 @@ def to_tp(program: Program) -> str:
             out.append("input " + ", ".join(n.name for n in nodes[i:j]))
             i = j
             continue
-        if isinstance(node, InitScalar):
-            out.append(f"scalar {node.name} = {expr_to_tp(node.value)}")
-        elif isinstance(node, InitMatrix):
-            attrs = _param_attrs(program, node.name, "hidden") if node.name in params else ""
-            kw = "param matrix" if node.name in params else "matrix"
-            out.append(f"{kw} {node.name} ~ N(0, {_matrix_variance(node.var)}){attrs}")
-        elif isinstance(node, MatMul):
-            t = ".T" if node.transpose else ""
-            out.append(f"{node.name} = {node.matrix}{t} @ {node.vector}")
-        elif isinstance(node, Moment):
-            out.append(f"{node.name} = mean({expr_to_tp(node.expr)})")
-        elif isinstance(node, (Nonlin, ScalarOp)):
-            out.append(f"{node.name} = {expr_to_tp(node.expr)}")
-        else:  # pragma: no cover - the IR has no other node kinds
-            raise ProgramError(f"cannot print node {node!r}")
+        out.append(dispatch(_LINES, node, program))
         i += 1
     if program.outputs:
         out.append("output " + ", ".join(program.outputs))
     return "\n".join(out) + "\n"
+
+
+def _matrix_line(program: Program, node: InitMatrix) -> str:
+    params = program.params
+    attrs = _param_attrs(program, node.name, "hidden") if node.name in params else ""
+    kw = "param matrix" if node.name in params else "matrix"
+    return f"{kw} {node.name} ~ N(0, {_matrix_variance(node.var)}){attrs}"
+
+
+def _vector_line(program: Program, node: InitVector) -> str:
+    if node.name in program.params:
+        return _param_vector_line(program, node)
+    return "\n".join(_vector_lines([node]))  # (runs of them are grouped by to_tp)
+
+
+# One line of `.tp` per node kind (runs of initial vectors and inputs are grouped by to_tp).
+_LINES = node_table("printer", {
+    InitScalar: lambda program, node: f"scalar {node.name} = {expr_to_tp(node.value)}",
+    InitVector: _vector_line,
+    InitMatrix: _matrix_line,
+    MatMul: lambda program, node: (
+        f"{node.name} = {node.matrix}{'.T' if node.transpose else ''} @ {node.vector}"
+    ),
+    Nonlin: lambda program, node: f"{node.name} = {expr_to_tp(node.expr)}",
+    Moment: lambda program, node: f"{node.name} = mean({expr_to_tp(node.expr)})",
+    ScalarOp: lambda program, node: f"{node.name} = {expr_to_tp(node.expr)}",
+})  # fmt: skip

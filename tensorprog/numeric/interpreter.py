@@ -33,8 +33,13 @@ from ..ir import (
     Nonlin,
     Program,
     ScalarOp,
-    dependencies,
+    dispatch,
+    family_name,
     init_covariance,
+    kind_of,
+    last_use,
+    node_table,
+    opposite_family,
 )
 from .algebra import evaluate
 from .family import NumericFamily, pivot_count
@@ -67,22 +72,19 @@ def make_plan(program: Program) -> Plan:
     names, C = init_covariance(program)
     Cf = np.array([[float(C[i, j]) for j in range(C.cols)] for i in range(C.rows)])
     rank = pivot_count(Cf)
-    last: dict[str, int] = {}
     last_matmul: dict[str, int] = {}
+    inputs_of: dict[str, list[str]] = {}
     for i, node in enumerate(nodes):
-        for dep in dependencies(node):
-            last[dep] = i
         if isinstance(node, MatMul):
             last_matmul[node.matrix] = i
+            inputs_of.setdefault(node.matrix, []).append(node.vector)
     # ZHat and ZDot of a later MatMul by the same matrix read the inputs of earlier ones.
-    for node in nodes:
-        if isinstance(node, MatMul):
-            last[node.vector] = max(last[node.vector], last_matmul[node.matrix])
-    free: list[list[str]] = [[] for _ in nodes]
+    also: list[list[str]] = [[] for _ in nodes]
+    for W, i in last_matmul.items():
+        also[i] = inputs_of[W]
+    scalars_and_matrices = {n.name for n in nodes if kind_of(n) != "vector"}
+    free = last_use(nodes, keep=scalars_and_matrices, also_reads=also)
     done: list[list[str]] = [[] for _ in nodes]
-    for i, node in enumerate(nodes):
-        if isinstance(node, (InitVector, MatMul, Nonlin)):
-            free[last.get(node.name, i)].append(node.name)
     for W, i in last_matmul.items():
         done[i].append(W)
     return Plan(
@@ -138,39 +140,47 @@ class Pass:
         self.warnings: dict[str, str] = {} if warnings is None else warnings
 
     def run(self) -> dict[str, float]:
-        plan, ps = self.plan, self.ps
+        plan = self.plan
         self._init_vectors()
         for i, node in enumerate(plan.program.nodes):
             if self.progress is not None:
                 self.progress(node.name)
-            if isinstance(node, InitScalar):
-                self._scalar(node.name, float(node.value), node)
-            elif isinstance(node, InitMatrix):
-                self.sigma2[node.name] = float(node.var)
-            elif isinstance(node, MatMul):
-                self._zmatmul(node)
-            elif isinstance(node, Nonlin):
-                # ZNonlin: φ applied particle by particle.
-                v = np.broadcast_to(evaluate(node.expr, self.env, node.name), (ps.length,))
-                self.order[node.name] = self._singular_order(node.expr, node.name)
-                self.env[node.name] = self._finite_vector(np.asarray(v, dtype=float), node)
-            elif isinstance(node, Moment):
-                # ZMoment: the limit of a coordinate average is the expectation of its Z.
-                v = evaluate(node.expr, self.env, node.name)
-                if np.ndim(v):
-                    self._check_integrable(node, v)
-                value = ps.mean(v) if np.ndim(v) else float(v)
-                self._scalar(node.name, value, node)
-            elif isinstance(node, ScalarOp):
-                self._scalar(node.name, float(evaluate(node.expr, self.env, node.name)), node)
+            dispatch(_RULES, node, self)
             for name in plan.free_after[i]:
                 self.env.pop(name, None)
             for W in plan.families_done[i]:
-                self.families.pop(W, None)
-                self.families.pop(f"{W}ᵀ", None)
+                self.families.pop(family_name(W, False), None)
+                self.families.pop(family_name(W, True), None)
         return self.scalars
 
     # ---------------------------------------------------------------- rules
+    # One method per node kind (dispatched by the _RULES table below the class).
+    def _rule_init_scalar(self, node: InitScalar) -> None:
+        self._scalar(node.name, float(node.value), node)
+
+    def _rule_init_vector(self, node: InitVector) -> None:
+        pass  # ZInit: sampled with their family before the first node
+
+    def _rule_init_matrix(self, node: InitMatrix) -> None:
+        self.sigma2[node.name] = float(node.var)
+
+    def _rule_nonlin(self, node: Nonlin) -> None:
+        # ZNonlin: φ applied particle by particle.
+        v = np.broadcast_to(evaluate(node.expr, self.env, node.name), (self.ps.length,))
+        self.order[node.name] = self._singular_order(node.expr, node.name)
+        self.env[node.name] = self._finite_vector(np.asarray(v, dtype=float), node)
+
+    def _rule_moment(self, node: Moment) -> None:
+        # ZMoment: the limit of a coordinate average is the expectation of its Z.
+        v = evaluate(node.expr, self.env, node.name)
+        if np.ndim(v):
+            self._check_integrable(node, v)
+        value = self.ps.mean(v) if np.ndim(v) else float(v)
+        self._scalar(node.name, value, node)
+
+    def _rule_scalar_op(self, node: ScalarOp) -> None:
+        self._scalar(node.name, float(evaluate(node.expr, self.env, node.name)), node)
+
     def _init_vectors(self) -> None:
         """ZInit: one family with the declared (exact) covariance."""
         plan, ps = self.plan, self.ps
@@ -191,7 +201,7 @@ class Pass:
         s2 = self.sigma2[W]
         zx = self.env[x]
         # ZDot: Stein's lemma on the opposite orientation's family (Eq. 31).
-        other = self.families.get(W if t else f"{W}ᵀ")
+        other = self.families.get(opposite_family(W, t))
         dot = None
         if other is not None and other.rank:
             e = other.stein(zx, ps.inner)
@@ -200,7 +210,7 @@ class Pass:
                     term = (s2 * coef) * self.env[y]
                     dot = term if dot is None else dot + term
         # ZHat: Cov(Ẑ^{W̄x}, Ẑ^{W̄y}) = σ² E[Z^x Z^y] with the family's pivot atoms.
-        fname = f"{W}ᵀ" if t else W
+        fname = family_name(W, t)
         fam = self.families.get(fname)
         if fam is None:
             fam = self.families[fname] = NumericFamily(fname, s2)
@@ -319,3 +329,14 @@ class Pass:
                 hint="E[exp(c x^2)] = ∞ for c ≥ 1/(2 Var x); the particle average would be "
                 "a finite number for a quantity that does not exist",
             )
+
+
+_RULES = node_table("numeric", {
+    InitScalar: Pass._rule_init_scalar,
+    InitVector: Pass._rule_init_vector,
+    InitMatrix: Pass._rule_init_matrix,
+    MatMul: Pass._zmatmul,
+    Nonlin: Pass._rule_nonlin,
+    Moment: Pass._rule_moment,
+    ScalarOp: Pass._rule_scalar_op,
+})  # fmt: skip

@@ -23,7 +23,7 @@ from ..errors import TensorProgError
 @lru_cache(maxsize=8)
 def _raw(source: str) -> tuple[np.ndarray, np.ndarray]:
     try:
-        from sklearn import datasets
+        from sklearn import datasets  # local: the optional `experiments` extra
     except ImportError:
         raise TensorProgError(
             f"data source '{source}' needs scikit-learn",

@@ -65,7 +65,7 @@ def export(db: str | Path | ResultsDB, out: str | Path, fmt: str = "csv") -> int
             w.writerows(rows)
     elif fmt == "parquet":
         try:
-            import pyarrow as pa
+            import pyarrow as pa  # local: optional, only for parquet output
             import pyarrow.parquet as pq
         except ImportError:
             raise TensorProgError("Parquet export needs pyarrow, which is not installed",

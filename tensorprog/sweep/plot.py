@@ -97,7 +97,7 @@ def optima_markdown(rows: list[dict[str, Any]]) -> str:
 def mutransfer_figure(db: str | Path | ResultsDB, out: str | Path,
                       scalar: str = "train_loss") -> list[dict[str, Any]]:  # fmt: skip
     """Draw the figure to ``out`` (PNG) and return the optima rows."""
-    import matplotlib
+    import matplotlib  # local: optional heavy dependency, only for figures
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -12,7 +12,16 @@ import os
 import socket
 import sys
 import time
+from fractions import Fraction
 from typing import Any
+
+import numpy as np
+
+from ..backends.domains import number_text
+from ..builders.mlp import mlp_program
+from ..errors import BudgetExceeded, TensorProgError
+from ..training import train_mlp
+from ..zcalc import derive_limit
 
 STATUSES = ("ok", "budget", "diverged", "error")
 
@@ -26,7 +35,7 @@ _MALLOC_TUNED = False
 
 def _worker_name() -> str:
     try:
-        from distributed import get_worker
+        from distributed import get_worker  # local: the optional `distributed` extra
 
         address = get_worker().address
     except (ImportError, ValueError):
@@ -67,17 +76,11 @@ def _loss(kind: str, f: float, y: float) -> float:
 
 
 def _limit(p: dict[str, Any]) -> tuple[dict[str, tuple[str, float, float | None]], str]:
-    from ..backends.domains import number_text
-    from ..builders.mlp import mlp_program
-    from ..zcalc import derive_limit
-
     program = mlp_program(
         p["depth"], p["activation"], p["inputs"], p["targets"], p["lr"],
         parametrization=p["parametrization"], loss=p["loss"], batch_size=p["batch_size"],
         eval_inputs=p["eval_inputs"],
     )  # fmt: skip
-    import numpy as np
-
     with np.errstate(all="ignore"):  # overflow is reported as the status "diverged"
         lim = derive_limit(program, mode=p["mode"], budget=p["budget"])
     errors = getattr(lim, "errors", None) or {}
@@ -93,10 +96,6 @@ def _limit(p: dict[str, Any]) -> tuple[dict[str, tuple[str, float, float | None]
 
 
 def _finite(p: dict[str, Any]) -> dict[str, tuple[str, float, float | None]]:
-    import numpy as np
-
-    from ..training import train_mlp
-
     with np.errstate(all="ignore"):  # divergence is a status, not a warning flood
         r = train_mlp(
             p["depth"], p["activation"], p["inputs"], p["targets"], p["lr"],
@@ -114,8 +113,6 @@ def _derived(p: dict[str, Any], outs: dict[str, tuple[str, float, float | None]]
         return
     T = p["steps"]
     vals = [outs[f"f_{T}_{e}"][1] for e in range(len(ys))]
-    from fractions import Fraction
-
     losses = [_loss(p["loss"], f, float(Fraction(y))) for f, y in zip(vals, ys, strict=True)]
     v = math.fsum(losses) / len(losses) if all(map(math.isfinite, losses)) else math.nan
     outs["train_loss"] = (repr(v), v, None)
@@ -158,8 +155,6 @@ def run_point(params: dict[str, Any]) -> dict[str, Any]:
         elif huge:
             status, message = "diverged", f"|{huge[0]}| = {abs(outputs[huge[0]][1]):.3g} > {HUGE:g}"
     except Exception as e:  # noqa: BLE001 - every failure becomes the point's status
-        from ..errors import BudgetExceeded, TensorProgError
-
         if isinstance(e, BudgetExceeded):
             status = "budget"
         elif _overflow(e):

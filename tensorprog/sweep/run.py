@@ -72,6 +72,7 @@ class DaskExecutor:
                  retries: int = 2, max_in_flight: int | None = None,
                  points_per_task: int = 1) -> None:  # fmt: skip
         try:
+            # local: the optional `distributed` extra, only for cluster runs
             from distributed import Client, LocalCluster
         except ImportError:
             raise TensorProgError(
@@ -126,7 +127,7 @@ class DaskExecutor:
         """Yield (point, result, queued time) as points finish, with at most
         ``max_in_flight`` tasks (default 4 × the cluster's threads, >= 8) submitted at once;
         each task computes ``points_per_task`` points (cheap points: less overhead each)."""
-        from distributed import as_completed
+        from distributed import as_completed  # local: the optional `distributed` extra
 
         limit = self.max_in_flight or max(8, 4 * self.threads())
         k = self.points_per_task

@@ -20,6 +20,7 @@ located by scanning the text (tomllib keeps no positions).
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import itertools
 import json
@@ -28,10 +29,14 @@ import re
 import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from ..builders.mlp import read_activation
 from ..errors import SourceLoc, TensorProgError
+from ..parametrization import PRESETS
+from .data import load_data
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -105,11 +110,9 @@ class SweepSpec:
 def package_version() -> str:
     """The installed tensorprog version (part of every point's hash)."""
     try:
-        from importlib.metadata import version
-
         return version("tensorprog")
     except Exception:  # noqa: BLE001 - not installed: the module's own version
-        import tensorprog
+        import tensorprog  # local: the root package imports this module
 
         return str(getattr(tensorprog, "__version__", "0+unknown"))
 
@@ -342,8 +345,6 @@ def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
     known = set(GRID_KEYS) | set(SCALAR_KEYS)
     for key in table:
         if key not in known:
-            import difflib
-
             close = difflib.get_close_matches(key, sorted(known), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise r.fail(key, f"unknown key '{key}'",
@@ -371,8 +372,6 @@ def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
             elif key == "activation":
                 if not isinstance(v, str) or not v.strip():
                     raise r.fail(key, f"'activation' must be an expression in x, got {v!r}")
-                from ..builders.mlp import read_activation
-
                 try:
                     read_activation(v)
                 except TensorProgError as e:
@@ -392,8 +391,6 @@ def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
             elif key == "loss":
                 vals.append(r.choice(key, v, LOSSES))
             elif key == "parametrization":
-                from ..parametrization import PRESETS
-
                 vals.append(r.choice(key, v, tuple(PRESETS)))
             elif key == "budget":
                 vals.append(_budget(r, v))
@@ -423,8 +420,6 @@ def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
                      '{ source = "diabetes", dims = 2, examples = 8 }')  # fmt: skip
     if has_inputs and None in axes["targets"]:
         raise r.fail("targets", "inputs need targets")
-
-    from .data import load_data
 
     points: list[dict[str, Any]] = []
     keys = list(axes)
