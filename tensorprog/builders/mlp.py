@@ -28,6 +28,7 @@ import sympy as sp
 
 from ..errors import ParametrizationError, ProgramError, SourceLoc, TensorProgError
 from ..ir import Program, sym
+from ..syntax import parse_expression
 from ..transforms.data import read_number
 from ..transforms.train import TrainSpec, build_training, loss_terms
 
@@ -112,14 +113,6 @@ def read_activation(activation) -> sp.Expr:
     """φ as a sympy expression in ``sym("x")``: from text (the safe `.tp` expression parser,
     never eval) or a sympy expression; checks the function whitelist for φ and φ'."""
     if isinstance(activation, str):
-        try:
-            from ..lang import parse_expression
-        except ImportError:
-            raise TensorProgError(
-                "reading an activation from text needs the .tp parser (tensorprog.lang), "
-                "which is not available",
-                hint="pass a sympy expression in tensorprog.ir.sym('x') instead",
-            ) from None
         expr = parse_expression(activation, loc=SourceLoc("<activation>", 1, 1, activation))
     elif isinstance(activation, sp.Expr):
         expr = activation

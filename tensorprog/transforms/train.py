@@ -369,23 +369,8 @@ class _Builder:
         (expressions of its own program symbols, whitelisted heads: the model's and the declared
         derivatives'), so Program.add's per-node re-validation — the dominant build cost at long
         horizons — is replaced by the checks that can still fail: a fresh name whose
-        dependencies exist. The bookkeeping matches Program.add, so validate() stays valid."""
-        p = self.p
-        g = p.graph
-        name = node.name
-        if name in g:
-            p.add(node)  # raises the usual "already defined" error
-        if deps is None:
-            deps = tuple({s.name for s in node.expr.free_symbols})
-        for d in deps:
-            if d not in g:
-                p.add(node)  # raises the usual "unknown name" error
-        g.add_node(name, node=node)
-        for d in deps:
-            g.add_edge(d, name)
-        p._order.append(name)
-        p._checked.append(id(node))
-        p._checked_edges += len(set(deps))
+        dependencies exist (Program.add_trusted)."""
+        self.p.add_trusted(node, deps)
 
     def partial(self, node: Node, s: sp.Symbol) -> sp.Expr:
         key = (node.name, s.name)
