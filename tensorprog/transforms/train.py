@@ -346,7 +346,7 @@ class _Builder:
         or involves no vector (a constant vector stays an expression)."""
         if isinstance(expr, sp.Symbol) and expr.name in self.pvec:
             return expr
-        deps = tuple({s.name for s in expr.free_symbols})
+        deps = tuple(_symbol_names(expr))
         if not any(d in self.pvec for d in deps):
             return expr
         self._add(Nonlin(name, expr), deps)
@@ -384,8 +384,7 @@ class _Builder:
             if d not in g:
                 p.add(node)  # raises the usual "unknown name" error
         g.add_node(name, node=node)
-        for d in deps:
-            g.add_edge(d, name)
+        g.add_edges_from([(d, name) for d in deps])
         p._order.append(name)
         p._checked.append(id(node))
         p._checked_edges += len(set(deps))
@@ -595,7 +594,10 @@ class _Builder:
             rate = eta * m.lr
             # gradient coefficients: λ·(current W) + clip·(new rank-one terms)
             ga = lam * m.a
-            gc = [lam * h[0] for h in m.hist]
+            # without weight decay and momentum the old terms' coefficients stay as they are
+            # (c − rate·0·c = c): skip their O(T) sympy updates each step
+            fixed = len(m.hist) if lam is sp.S.Zero and beta == 0 else 0
+            gc = [lam * h[0] for h in m.hist[fixed:]]
             for c, gg, v in terms:
                 m.hist.append([sp.S.Zero, gg, v, sp.S.Zero])
                 gc.append(clip * c)
@@ -607,7 +609,7 @@ class _Builder:
             else:
                 ua, uc = ga, gc
             m.a = m.a - rate * ua
-            for h, u in zip(m.hist, uc):
+            for h, u in zip(m.hist[fixed:], uc):
                 h[0] = h[0] - rate * u
             if mat_changed:  # keep coefficient expressions small: one scalar node each
                 m.a = self.scalar(f"a{W}_{lab}", m.a)
@@ -720,6 +722,23 @@ def _sum(terms: list[sp.Expr]) -> sp.Expr:
 
 
 _name = attrgetter("name")
+
+
+def _symbol_names(expr: sp.Expr) -> set[str]:
+    """Names of the free symbols; read directly off a sum of products of symbols (W_t x of
+    Eq. 24, hundreds of terms at long horizons) instead of sympy's recursive free_symbols."""
+    if expr.is_Add:
+        out: set[str] = set()
+        for t in expr.args:
+            if t.is_Symbol:
+                out.add(t.name)
+            elif t.is_Mul and all(a.is_Symbol or a.is_Number for a in t.args):
+                out.update(a.name for a in t.args if a.is_Symbol)
+            else:
+                break
+        else:
+            return out
+    return {s.name for s in expr.free_symbols}
 
 
 def _term_key(t: sp.Expr) -> tuple:
