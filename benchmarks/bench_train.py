@@ -1,7 +1,7 @@
 """Benchmark of building training programs (reverse-mode autodiff, tensorprog.transforms) against
 deriving their limits, each case in a fresh process.
 
-    python benchmarks/bench_train.py                 # the table (~3 minutes on 2 cores)
+    python benchmarks/bench_train.py                 # the table (~1 minute on 2 cores)
     python benchmarks/bench_train.py --only mlp-d3-x-200
 
 Columns: case, program nodes, build seconds (mlp_program / train_program), derive seconds

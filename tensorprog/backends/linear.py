@@ -260,7 +260,11 @@ class LinearBackend:
             if hit is not None and tb < hit[0]:
                 return float(np.dot((q if a is p else p).v[1:], hit[1]))
         a, b = (p, q) if tp >= tq else (q, p)
-        cv = self.C @ a.v[1:]
+        # C is symmetric, so C·a = Σ_{i ≤ top} a_i C[i, :]: only the form's support rows, and
+        # through einsum's own loop rather than BLAS gemv, which OpenBLAS multithreads from
+        # ~100×100 on: on a loaded 2-core machine that thread hand-off costs ~50× the product.
+        k = a.top() + 1
+        cv = np.einsum("i,ij->j", a.v[1 : k + 1], self.C[:k])
         a._cv = (self.n_atoms, cv)
         return float(np.dot(b.v[1:], cv))
 

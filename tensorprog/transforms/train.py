@@ -31,8 +31,11 @@ update t; ``{o}_{t}_{i}`` for example i of a batch), ``loss_{t}`` (``loss_{t}_{i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import gc
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 import sympy as sp
 from sympy.core.basic import _args_sortkey
@@ -343,7 +346,7 @@ class _Builder:
         or involves no vector (a constant vector stays an expression)."""
         if isinstance(expr, sp.Symbol) and expr.name in self.pvec:
             return expr
-        deps = tuple({s.name for s in expr.free_symbols})
+        deps = tuple(_symbol_names(expr))
         if not any(d in self.pvec for d in deps):
             return expr
         self._add(Nonlin(name, expr), deps)
@@ -577,7 +580,10 @@ class _Builder:
             rate = eta * m.lr
             # gradient coefficients: λ·(current W) + clip·(new rank-one terms)
             ga = lam * m.a
-            gc = [lam * h[0] for h in m.hist]
+            # without weight decay and momentum the old terms' coefficients stay as they are
+            # (c − rate·0·c = c): skip their O(T) sympy updates each step
+            fixed = len(m.hist) if lam is sp.S.Zero and beta == 0 else 0
+            gc = [lam * h[0] for h in m.hist[fixed:]]
             for c, gg, v in terms:
                 m.hist.append([sp.S.Zero, gg, v, sp.S.Zero])
                 gc.append(clip * c)
@@ -589,7 +595,7 @@ class _Builder:
             else:
                 ua, uc = ga, gc
             m.a = m.a - rate * ua
-            for h, u in zip(m.hist, uc):
+            for h, u in zip(m.hist[fixed:], uc):
                 h[0] = h[0] - rate * u
             if mat_changed:  # keep coefficient expressions small: one scalar node each
                 m.a = self.scalar(f"a{W}_{lab}", m.a)
@@ -605,6 +611,10 @@ class _Builder:
 
     # ---- the whole run
     def build(self, probes: Sequence[Sequence[sp.Expr]] = ()) -> Program:
+        with gc_paused():
+            return self._build(probes)
+
+    def _build(self, probes: Sequence[Sequence[sp.Expr]]) -> Program:
         spec, p = self.spec, self.p
         state = self.state
         init_state = state.copy()
@@ -632,23 +642,46 @@ class _Builder:
         return p
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause CPython's cyclic garbage collector while a program is built. A build allocates
+    millions of long-lived objects (sympy expressions, graph dicts) and no garbage cycles; every
+    full collection rescans all of them, which was half the build time at T = 200 steps. The
+    collector's previous state is restored afterwards (cycles made meanwhile are collected then)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _product(*factors: sp.Expr) -> sp.Expr:
     """sympy's canonical Mul of factors, built directly when they are distinct symbols (and at
     most one leading number): what Mul.flatten would return, without its cost (~0.1 ms per
     call, the dominant build cost of the O(T²) Eq. 24 terms)."""
-    num = [f for f in factors if f.is_Number]
-    syms = [f for f in factors if not f.is_Number]
-    if len(num) > 1 or not all(f.is_Symbol for f in syms) or len(set(syms)) != len(syms):
-        return sp.Mul(*factors)
-    if num and num[0] == 0:
+    num = None
+    syms = []
+    for f in factors:
+        if f.is_Symbol:
+            syms.append(f)
+        elif f.is_Number and num is None:
+            num = f
+        else:
+            return sp.Mul(*factors)
+    if num is not None and num == 0:
         return sp.S.Zero
     # Program symbols all carry the same assumptions (real=True), so sympy's order among them
     # (Basic.compare of their hashable content) is the order of their names.
-    syms.sort(key=lambda s: s.name)
-    args = ([] if not num or num[0] == 1 else num) + syms
+    syms.sort(key=_name)
+    for i in range(1, len(syms)):
+        if syms[i].name == syms[i - 1].name:  # a power: let sympy build it
+            return sp.Mul(*factors)
+    args = syms if num is None or num == 1 else [num, *syms]
     if len(args) == 1:
         return args[0]
-    return sp.Mul._from_args(tuple(args))
+    return sp.Mul._from_args(tuple(args), True)  # (every factor is commutative)
 
 
 def _sum(terms: list[sp.Expr]) -> sp.Expr:
@@ -670,8 +703,28 @@ def _sum(terms: list[sp.Expr]) -> sp.Expr:
     if all(t.is_Symbol or all(a.is_Symbol for a in t.args) for t in terms):
         # Basic.compare's order for symbols and products of symbols (same assumptions): the
         # class (Symbol before Mul), then the number of factors, then the names in order.
-        return sp.Add._from_args(tuple(sorted(terms, key=_term_key)))
-    return sp.Add._from_args(tuple(sorted(terms, key=_args_sortkey)))
+        return sp.Add._from_args(tuple(sorted(terms, key=_term_key)), True)
+    return sp.Add._from_args(tuple(sorted(terms, key=_args_sortkey)), True)
+
+
+_name = attrgetter("name")
+
+
+def _symbol_names(expr: sp.Expr) -> set[str]:
+    """Names of the free symbols; read directly off a sum of products of symbols (W_t x of
+    Eq. 24, hundreds of terms at long horizons) instead of sympy's recursive free_symbols."""
+    if expr.is_Add:
+        out: set[str] = set()
+        for t in expr.args:
+            if t.is_Symbol:
+                out.add(t.name)
+            elif t.is_Mul and all(a.is_Symbol or a.is_Number for a in t.args):
+                out.update(a.name for a in t.args if a.is_Symbol)
+            else:
+                break
+        else:
+            return out
+    return {s.name for s in expr.free_symbols}
 
 
 def _term_key(t: sp.Expr) -> tuple:
