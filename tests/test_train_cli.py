@@ -82,3 +82,19 @@ def test_train_command_bad_file_exits_1(tmp_path, capsys):
                  "--lr", "1"])
     assert code == 1
     assert "cannot read" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["train", "mlp"])
+def test_emit_never_overwrites_without_force(tmp_path, capsys, command):
+    model = tmp_path / "rnn.tp"
+    model.write_text(RNN_TP)
+    target = tmp_path / "out.tp"
+    target.write_text("keep me")
+    args = (["train", str(model), "--inputs=1,2,1", "--targets=1"] if command == "train" else
+            ["mlp", "--depth", "1", "--activation", "x", "--inputs", "1", "--targets", "1"])
+    args += ["--lr", "1/10", "--no-limit", "--emit", str(target)]
+    assert main(args) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert target.read_text() == "keep me"
+    assert main(args + ["--force"]) == 0
+    assert target.read_text().startswith(("#", "param", "vector", "scalar", "matrix"))

@@ -16,9 +16,7 @@ Numbers are exact: integers, fractions like 1/50, decimals like 0.02.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 import sympy as sp
@@ -26,7 +24,11 @@ import sympy as sp
 from ..backends.domains import number_text
 from ..builders.mlp import BATCH_REDUCTIONS, LOSSES, build_program, mlp_spec
 from ..errors import TensorProgError
+from ..files import write_text
+from ..lang import to_tp
+from ..zcalc import derive_limit
 from ._budget import add_budget_options, budget_from_args
+from ._output import print_json
 from ._progress import add_progress_options, progress_from_args
 
 _SHOW_DIGITS = 60
@@ -74,6 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--lr-multipliers", help="L+1 learning-rate multipliers (layers 1..L+1), comma-separated"
     )
     p.add_argument("--emit", metavar="FILE.tp", help="write the program as .tp text")
+    p.add_argument("--force", action="store_true", help="let --emit replace an existing file")
     p.add_argument("--no-limit", action="store_true", help="do not derive the limit")
     p.add_argument(
         "--mode",
@@ -169,33 +172,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     program = build_program(spec)
     report: dict = {"spec": spec.to_dict(), "nodes": len(program), "outputs": {}}
-    if args.emit:
-        from ..lang import to_tp
-
-        Path(args.emit).write_text(to_tp(program))
-        report["emitted"] = args.emit
-    rows = {name: {} for name in program.outputs}
-    if not args.no_limit:
-        from ..zcalc import derive_limit
-
-        bar = progress_from_args(args)
-        try:
-            limit = derive_limit(program, mode=args.mode, progress=bar,
-                                 budget=budget_from_args(args))  # fmt: skip
-        finally:
-            if bar is not None:
-                bar.close()
-        report["limit_seconds"] = limit.seconds
-        errors = getattr(limit, "errors", None) or {}
-        for name, v in limit.outputs.items():
-            rows[name].update(
-                limit=number_text(v) if args.json else _show(v),
-                limit_float=_float(v),
-                exact=limit.is_exact(name),
-                rational=bool(v.is_Rational),
-            )
-            if name in errors:
-                rows[name]["limit_error"] = float(errors[name])
+    rows = emit_and_derive(program, args, report)
     if args.width:
         sim = _simulate(spec, args.width, args.seeds, args.seed)
         report["width"], report["seeds"] = args.width, args.seeds
@@ -203,10 +180,40 @@ def _run(args: argparse.Namespace) -> int:
             rows[name].update(finite_mean=m, finite_stderr=se)
     report["outputs"] = rows
     if args.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
     else:
         _print_table(spec, program, rows, report)
     return 0
+
+
+def emit_and_derive(program, args: argparse.Namespace, report: dict) -> dict[str, dict]:
+    """``--emit`` the program (never over an existing file without ``--force``) and, unless
+    ``--no-limit``, derive its limit: one row per output (shared by ``mlp`` and ``train``)."""
+    if args.emit:
+        write_text(args.emit, to_tp(program), force=args.force, what="program file")
+        report["emitted"] = args.emit
+    rows: dict[str, dict] = {name: {} for name in program.outputs}
+    if args.no_limit:
+        return rows
+    bar = progress_from_args(args)
+    try:
+        limit = derive_limit(program, mode=args.mode, progress=bar,
+                             budget=budget_from_args(args))  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
+    report["limit_seconds"] = limit.seconds
+    errors = getattr(limit, "errors", None) or {}
+    for name, v in limit.outputs.items():
+        rows[name].update(
+            limit=number_text(v) if args.json else _show(v),
+            limit_float=_float(v),
+            exact=limit.is_exact(name),
+            rational=bool(v.is_Rational),
+        )
+        if name in errors:
+            rows[name]["limit_error"] = float(errors[name])
+    return rows
 
 
 def _simulate(spec, width: int, seeds: int, seed: int) -> dict[str, tuple[float, float]]:

@@ -19,19 +19,17 @@ Numbers are exact: integers, fractions like 1/50, decimals like 0.02.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
-from ..backends.domains import number_text
 from ..errors import TensorProgError
 from ..ir import Program
 from ..transforms.train import BATCH_REDUCTIONS, LOSSES, build_training, train_spec
-from ._budget import add_budget_options, budget_from_args
-from ._progress import add_progress_options, progress_from_args
-from .mlp import _float, _show, parse_examples, print_rows
+from ._budget import add_budget_options
+from ._output import print_json
+from ._progress import add_progress_options
+from .mlp import emit_and_derive, parse_examples, print_rows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -70,6 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="backprop through independent copies of W₀ᵀ (TP4 §6.2)")  # fmt: skip
     p.add_argument("--eval-inputs", help="rows on which the outputs are reported after training")
     p.add_argument("--emit", metavar="FILE.tp", help="write the training program as .tp text")
+    p.add_argument("--force", action="store_true", help="let --emit replace an existing file")
     p.add_argument("--no-limit", action="store_true", help="do not derive the limit")
     p.add_argument(
         "--mode", choices=("auto", "exact", "float", "numeric"), default="auto",
@@ -132,33 +131,7 @@ def run_model(model: Program, args: argparse.Namespace) -> int:
         "nodes": len(program),
         "outputs": {},
     }
-    if args.emit:
-        from ..lang import to_tp
-
-        Path(args.emit).write_text(to_tp(program))
-        report["emitted"] = args.emit
-    rows: dict[str, dict] = {name: {} for name in program.outputs}
-    if not args.no_limit:
-        from ..zcalc import derive_limit
-
-        bar = progress_from_args(args)
-        try:
-            limit = derive_limit(program, mode=args.mode, progress=bar,
-                                 budget=budget_from_args(args))  # fmt: skip
-        finally:
-            if bar is not None:
-                bar.close()
-        report["limit_seconds"] = limit.seconds
-        errors = getattr(limit, "errors", None) or {}
-        for name, v in limit.outputs.items():
-            rows[name].update(
-                limit=number_text(v) if args.json else _show(v),
-                limit_float=_float(v),
-                exact=limit.is_exact(name),
-                rational=bool(v.is_Rational),
-            )
-            if name in errors:
-                rows[name]["limit_error"] = float(errors[name])
+    rows = emit_and_derive(program, args, report)
     if args.width:
         from ..transforms.direct import train_direct
 
@@ -175,7 +148,7 @@ def run_model(model: Program, args: argparse.Namespace) -> int:
             rows[name].update(finite_mean=float(np.mean(v)), finite_stderr=se)
     report["outputs"] = rows
     if args.json:
-        print(json.dumps(report, indent=2))
+        print_json(report)
         return 0
     kind = "decoupled " if spec.decoupled else ""
     params = ", ".join(f"{n} ({p.role})" for n, p in model.params.items())
