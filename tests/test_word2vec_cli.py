@@ -66,6 +66,14 @@ def test_cli_pretty_output(files, capsys) -> None:
     assert code == 0
     out = capsys.readouterr().out
     assert "| model | width |" in out and "1/(V − 3)" in out
+    # a second run into the same directory must not replace the results silently
+    before = (tmp / "o" / "results.json").read_text()
+    argv = ["word2vec", "--corpus", str(corpus), "--questions", str(questions), "--widths",
+            "inf", "--epochs", "1", "--out", str(tmp / "o"), "--no-progress", "--no-gensim"]
+    assert main(argv) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp / "o" / "results.json").read_text() == before
+    assert main(argv + ["--force"]) == 0
 
 
 @pytest.mark.parametrize(
@@ -73,7 +81,8 @@ def test_cli_pretty_output(files, capsys) -> None:
     [
         (["--corpus", "{tmp}/missing.txt"], "corpus file not found"),
         (["--corpus", "{tmp}/small.txt"], "distinct words occur at least 5 times"),
-        (["--out", "{tmp}/afile"], "is an existing file"),
+        (["--out", "{tmp}/afile"], "is not a directory"),
+        (["--out", "{tmp}/missing/o"], "does not exist"),
         (["--widths", "64,abc"], "bad width 'abc'"),
         (["--widths", "0"], "bad width"),
         (["--epochs", "0"], "--epochs must be at least 1"),

@@ -11,12 +11,13 @@ Writes DIR/results.json, DIR/table.md and DIR/curves.png.
 from __future__ import annotations
 
 import argparse
-import json
-from pathlib import Path
 
 from ..errors import TensorProgError
-from ._output import print_json
+from ..files import output_dir, write_text
+from ._output import json_text, print_json
 from ._progress import add_progress_options, progress_from_args
+
+OUTPUTS = ("results.json", "table.md", "curves.png")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="kernel models: 'all', 'none' or a comma list of "
                    "linear-gp,relu-gp,relu-ntk (default all)")  # fmt: skip
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace results.json, table.md and curves.png if --out holds them")
     p.add_argument("--seeds", type=int, help="seeds per model (default 3; quick: 1)")
     p.add_argument("--batches", type=int,
                    help="meta-batches per final run (default 300; quick: 20)")  # fmt: skip
@@ -107,20 +110,16 @@ def run(args: argparse.Namespace) -> int:
     if args.no_tune:
         hypers = {m: M.Hyper(0.1, 1.0 if m in M.KERNEL_MODELS else 1 / 32) for m in models}
         hypers.setdefault("inf", M.Hyper(0.1, 1 / 32))
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise TensorProgError(f"cannot create --out {out}: {e.strerror}") from None
+    out = output_dir(args.out, OUTPUTS, force=args.force, what="--out directory")
     bar = progress_from_args(args)
     try:
         results = M.run(models, cfg, hypers=hypers, progress=bar)
     finally:
         if bar is not None:
             bar.close()
-    (out / "results.json").write_text(json.dumps(results, indent=2))
+    write_text(out / "results.json", json_text(results), force=True)  # checked up front
     table = M.markdown_table(results)
-    (out / "table.md").write_text(table + "\n")
+    write_text(out / "table.md", table + "\n", force=True)
     M.plot_curves(results, str(out / "curves.png"))
     if args.json:
         print_json(results)

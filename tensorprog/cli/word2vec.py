@@ -15,13 +15,14 @@ DIR/table.md and DIR/word2vec_pca.png. The μP limit holds two V×V float32 bloc
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from ..errors import TensorProgError
-from ._output import check_positive, print_json
+from ..files import output_dir, write_text
+from ._output import check_positive, json_text, print_json
 from ._progress import add_progress_options, progress_from_args
+
+OUTPUTS = ("results.json", "table.md", "word2vec_pca.png")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,6 +47,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--widths", default="64,256,1024,inf",
                    help="comma-separated finite widths and/or inf (default 64,256,1024,inf)")
     p.add_argument("--out", required=True, help="output directory (created if missing)")
+    p.add_argument("--force", action="store_true",
+                   help="replace results.json, table.md and word2vec_pca.png if --out holds them")
     p.add_argument("--epochs", type=int, help="override the preset's epochs")
     p.add_argument("--window", type=int, help="override the preset's window")
     p.add_argument("--negative", type=int, help="override the preset's negatives")
@@ -69,17 +72,13 @@ def run(args: argparse.Namespace) -> int:
         if v is not None:
             check_positive(v, "--" + opt.replace("_", "-"))
     widths = parse_widths(args.widths)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise TensorProgError(f"--out {out} is an existing file",
-                              hint="give a directory (it is created if missing)")  # fmt: skip
     try:
         import gensim  # noqa: F401
     except ImportError:  # pragma: no cover
         if not args.no_gensim or not (args.corpus and args.questions):
             raise TensorProgError("gensim is not installed",
                                   hint='pip install -e ".[experiments]"') from None  # fmt: skip
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args.out, OUTPUTS, force=args.force, what="--out directory")
     bar = progress_from_args(args)
     log = None if args.json else (lambda msg: print(msg, file=sys.stderr, flush=True))
     try:
@@ -94,8 +93,8 @@ def run(args: argparse.Namespace) -> int:
         if bar is not None:
             bar.close()
     table = markdown_table(result)
-    (out / "results.json").write_text(json.dumps(result, indent=2) + "\n")
-    (out / "table.md").write_text(table + "\n")
+    write_text(out / "results.json", json_text(result) + "\n", force=True)  # checked up front
+    write_text(out / "table.md", table + "\n", force=True)
     if args.json:
         print_json(result)
         return 0
