@@ -12,12 +12,11 @@
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 
 from ..errors import TensorProgError
-from ._output import check_positive, table
+from ..files import check_output
+from ._output import check_positive, print_json, table
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--format", choices=("csv", "parquet"), default="csv",
                    help="export: file format (parquet needs pyarrow)")  # fmt: skip
     p.add_argument("--out", metavar="FILE", help="export / plot: output file")
+    p.add_argument("--force", action="store_true",
+                   help="export / plot: replace --out if it exists")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -72,9 +73,10 @@ def _export(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise TensorProgError("sweep export needs --out FILE")
+    check_output(args.out, force=args.force, what="export file")
     n = export(args.db, args.out, args.format)
     if args.json:
-        print(json.dumps({"rows": n, "out": args.out, "format": args.format}))
+        print_json({"rows": n, "out": args.out, "format": args.format})
     else:
         print(f"wrote {n} points to {args.out} ({args.format})")
     return 0
@@ -87,13 +89,12 @@ def _plot(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise TensorProgError("sweep plot needs --out FILE.png")
+    check_output(args.out, force=args.force, what="figure file")
     if not Path(args.db).exists():
         raise TensorProgError(f"{args.db}: no such database")
     rows = mutransfer_figure(args.db, args.out)
     if args.json:
-        clean = [{k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                  for k, v in r.items()} for r in rows]  # fmt: skip
-        print(json.dumps({"out": args.out, "optima": clean}, indent=2))
+        print_json({"out": args.out, "optima": rows})  # strict: non-finite → null + status
     else:
         print(f"wrote {args.out}\noptimal log2 η (train loss there) per width:")
         print(optima_markdown(rows))
@@ -137,10 +138,10 @@ def _sweep(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     if args.json:
-        print(json.dumps({"db": args.db, "total": report.total, "skipped": report.skipped,
-                          "computed": report.computed, "statuses": report.statuses,
-                          "seconds": report.seconds, "executor": report.executor,
-                          "dashboard": report.dashboard}, indent=2))  # fmt: skip
+        print_json({"db": args.db, "total": report.total, "skipped": report.skipped,
+                    "computed": report.computed, "statuses": report.statuses,
+                    "seconds": report.seconds, "executor": report.executor,
+                    "dashboard": report.dashboard})  # fmt: skip
         return 0
     print(f"sweep '{spec.name}': {report.total} points, {report.skipped} already done, "
           f"{report.computed} computed in {report.seconds:.1f} s on {report.executor}")
