@@ -6,8 +6,9 @@ scheduler + database overhead per point, and a projection of the μTransfer pres
     python benchmarks/sweep.py --quick                          # smaller grids (~1 min)
 
 Rows:
-* ``serial`` / ``LocalCluster(2)``: the same grid of 64 numeric tanh limits (depth 1, 16 SGD steps,
-  η = 2^(-6 … 1)); the cluster's time with and without its start-up; speedup = serial / cluster.
+* ``serial`` / ``LocalCluster(2)``: the same grid of 64 numeric tanh limits (depth 2, 16 SGD
+  steps, ~0.7 s each on an idle core, η = 2^(-8 … -2)); the cluster's time with and without its
+  start-up; speedup = serial / cluster.
 * ``no-op points``: N points whose task does nothing, through the whole path (submit, schedule,
   run on a worker, return, commit to SQLite); time per point = (wall − start-up) / N, and the
   CPU time all processes (client + scheduler, workers) spent per point — the figure that does
@@ -41,10 +42,10 @@ from tensorprog.sweep.presets import preset_text
 GRID = """\
 [sweep]
 name = "bench"
-depth = 1
+depth = 2
 activation = "tanh(x)"
 mode = "numeric"
-lr = {{ log2 = [-6, 1], num = {n} }}
+lr = {{ log2 = [-8, -2], num = {n} }}
 inputs = "1 0; 0 1; 1 1; 1 -1"
 targets = "1,-1,1,-1"
 steps = 16
