@@ -1,9 +1,9 @@
 """Benchmarks of the IR walkers: peak memory of a finite-width run with and without freeing
 dead values at their last use, and the cost of building and validating a long program.
 
-    PYTHONPATH=$PWD python3 benchmarks/ir_walkers.py            # both tables (~1-2 minutes)
-    PYTHONPATH=$PWD python3 benchmarks/ir_walkers.py --memory   # finite-width runs only
-    PYTHONPATH=$PWD python3 benchmarks/ir_walkers.py --build    # build + validate() only
+    python3 benchmarks/ir_walkers.py            # both tables (~1-2 minutes)
+    python3 benchmarks/ir_walkers.py --memory   # finite-width runs only
+    python3 benchmarks/ir_walkers.py --build    # build + validate() only
 
 Each case runs in a fresh process. Columns: case, seconds, peak memory (tracemalloc: numpy
 arrays included), result size (values returned / program nodes).

@@ -1,14 +1,14 @@
 """Benchmark: first-order MAML on the digits protocol (TP4 §9.2 / Table 2, Yang & Hu,
 arXiv:2011.14522) — the μP limit, widths 2^1 … 2^13 and the NNGP/NTK kernel models.
 
-    PYTHONPATH=$PWD python3 benchmarks/maml.py [--out DIR] [--seeds 3] [--batches 200]
+    python3 benchmarks/maml.py [--out DIR] [--seeds 3] [--batches 200]
 
 Prints a table (model, seconds, meta-test accuracy ± std over seeds, accuracy at
 initialization, validation accuracy at initialization and after tuning, tuned meta-lr and init,
 peak memory) and writes DIR/results.json, DIR/table.md and docs/figures/maml_curves.png.
 Sized to finish in about 15 minutes on 2 shared cores.
 
-    PYTHONPATH=$PWD python3 benchmarks/maml.py --linear1 [--dims 2000,10000]
+    python3 benchmarks/maml.py --linear1 [--dims 2000,10000]
 
 instead times SGD on the μP limit of the linear network itself at scale (d = d_o, one-hot
 batches of 32, softmax over all outputs, clipping): case, ms per step, peak memory.
