@@ -46,6 +46,7 @@ import sympy as sp
 
 from ..errors import TensorProgError
 from ..ir import Program
+from ..transforms.data import read_number
 
 LOSSES = ("mse", "logistic", "softmax")
 REDUCTIONS = ("sum", "mean")
@@ -385,18 +386,20 @@ def linear1_program(
         raise TensorProgError(f"linear1_program supports mse and logistic, not '{loss}'")
     if reduction not in REDUCTIONS:
         raise TensorProgError(f"unknown reduction '{reduction}'", hint="'sum' or 'mean'")
-    xs = [[sp.nsimplify(v) if isinstance(v, float) else sp.sympify(v) for v in ex]
-          for ex in inputs]  # fmt: skip
-    ys = [[sp.sympify(v) for v in (y if isinstance(y, (list, tuple, np.ndarray)) else [y])]
-          for y in targets]  # fmt: skip
+    # numbers only, never evaluated text (read_number parses strings as fractions)
+    xs = [[sp.nsimplify(v) if isinstance(v, float) else read_number(v, f"inputs[{i}]")
+           for v in ex] for i, ex in enumerate(inputs)]  # fmt: skip
+    ys = [[read_number(v, f"targets[{i}]")
+           for v in (y if isinstance(y, (list, tuple, np.ndarray)) else [y])]
+          for i, y in enumerate(targets)]  # fmt: skip
     if not xs or len(xs) != len(ys) or len(xs) % batch_size:
         raise TensorProgError("give steps × batch_size examples, one target per input")
     d, d_o = len(xs[0]), len(ys[0])
-    eta = sp.sympify(lr)
-    decay = 1 - sp.sympify(lr) * sp.sympify(weight_decay)
+    eta = read_number(lr, "lr")
+    decay = 1 - eta * read_number(weight_decay, "weight_decay")
     p = Program(f"linear1_d{d}_do{d_o}")
-    U = [p.vector(f"U{j + 1}_0", var=sp.sympify(sigma1) ** 2) for j in range(d)]
-    nV = [p.vector(f"nV{k + 1}_0", var=sp.sympify(sigma2) ** 2) for k in range(d_o)]
+    U = [p.vector(f"U{j + 1}_0", var=read_number(sigma1, "sigma1") ** 2) for j in range(d)]
+    nV = [p.vector(f"nV{k + 1}_0", var=read_number(sigma2, "sigma2") ** 2) for k in range(d_o)]
     T = len(xs) // batch_size
     for t in range(T):
         hs, chis = [], []
@@ -426,11 +429,13 @@ def linear1_program(
         if clip is not None:
             # ‖∇W‖² in standard coordinates = Σ mean((n-scaled gradient)²): Moments.
             sq = sp.Add(*[p.moment(f"gsq{q}_{t}", g * g) for q, g in enumerate(gV + gU)])
-            step = eta * p.scalar_op(f"clip_{t}", sp.Min(1, sp.sympify(clip) / sp.sqrt(sq)))
+            bound = read_number(clip, "clip")
+            step = eta * p.scalar_op(f"clip_{t}", sp.Min(1, bound / sp.sqrt(sq)))
         newV = [p.nonlin(f"nV{k + 1}_{t + 1}", decay * nV[k] - step * gV[k]) for k in range(d_o)]
         U = [p.nonlin(f"U{j + 1}_{t + 1}", decay * U[j] - step * gU[j]) for j in range(d)]
         nV = newV
     for e, xi in enumerate(eval_inputs):
-        h = p.nonlin(f"h_eval{e}", sp.Add(*[sp.sympify(c) * u for c, u in zip(xi, U)]))
+        cs = [read_number(c, f"eval_inputs[{e}]") for c in xi]
+        h = p.nonlin(f"h_eval{e}", sp.Add(*[c * u for c, u in zip(cs, U)]))
         p.output(*[p.moment(f"f{k + 1}_eval{e}", nV[k] * h).name for k in range(d_o)])
     return p
