@@ -16,8 +16,9 @@ import sympy as sp
 
 from tensorprog.builders import mlp_program
 from tensorprog.finite import run_finite
-from tensorprog.ir import InitMatrix, InitVector, sym
+from tensorprog.ir import sym
 from tensorprog.training import train_mlp
+from tests.draws import draws_for
 
 X = sym("x")
 WIDTH = 96
@@ -25,16 +26,6 @@ T = 3
 RTOL = 1e-10
 
 
-def draws_for(program, n: int, seed: int) -> dict[str, np.ndarray]:
-    """One sample of every initial object of the program, as run_finite expects them."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for node in program.nodes:
-        if isinstance(node, InitVector):
-            out[node.name] = rng.standard_normal(n) * np.sqrt(float(node.var))
-        elif isinstance(node, InitMatrix):
-            out[node.name] = rng.standard_normal((n, n)) * np.sqrt(float(node.var) / n)
-    return out
 
 
 def dataset(d: int, batch: int, loss: str, seed: int):

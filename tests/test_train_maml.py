@@ -18,23 +18,15 @@ import pytest
 import sympy as sp
 
 from tensorprog.finite import run_finite
-from tensorprog.ir import InitMatrix, InitVector, sym
+from tensorprog.ir import sym
 from tensorprog.transforms import maml_direct, maml_program, train_program
 from tensorprog.transforms.examples import linear_tasks, mlp_with_biases, one_hidden_layer
 from tensorprog.zcalc import derive_limit
+from tests.draws import draws_for
 
 X = sym("x")
 
 
-def draws_for(program, n, seed):
-    rng = np.random.default_rng(seed)
-    out = {}
-    for node in program.nodes:
-        if isinstance(node, InitVector):
-            out[node.name] = rng.standard_normal(n) * np.sqrt(float(node.var))
-        elif isinstance(node, InitMatrix):
-            out[node.name] = rng.standard_normal((n, n)) * np.sqrt(float(node.var) / n)
-    return out
 
 
 TASKS = linear_tasks([1, -1, F(1, 2), 2], [1, F(-1, 2)], [F(1, 2)])

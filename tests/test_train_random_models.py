@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tensorprog.finite import run_finite
-from tensorprog.ir import InitMatrix, InitVector, Program
+from tensorprog.ir import Program
 from tensorprog.transforms import train_direct, train_program
+from tests.draws import draws_for
 
 WIDTH = 48
 
@@ -58,15 +59,6 @@ def build_model(ops: list[tuple[int, int, int, int]], n_mats: int, frozen: bool)
     return m
 
 
-def draws_for(program: Program, n: int, seed: int) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    out = {}
-    for node in program.nodes:
-        if isinstance(node, InitVector):
-            out[node.name] = rng.standard_normal(n) * np.sqrt(float(node.var))
-        elif isinstance(node, InitMatrix):
-            out[node.name] = rng.standard_normal((n, n)) * np.sqrt(float(node.var) / n)
-    return out
 
 
 ops_strategy = st.lists(

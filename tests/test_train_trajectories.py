@@ -18,9 +18,10 @@ import sympy as sp
 
 from tensorprog.errors import TensorProgError
 from tensorprog.finite import run_finite
-from tensorprog.ir import InitMatrix, InitVector, Program, sym
+from tensorprog.ir import Program, sym
 from tensorprog.transforms import train_direct, train_program
 from tensorprog.transforms.examples import EXAMPLES
+from tests.draws import draws_for
 
 X = sym("x")
 WIDTH = 64
@@ -28,16 +29,6 @@ RTOL = 1e-10
 PHI = sp.tanh(X) + X**2 / 8  # nonlinear, non-odd
 
 
-def draws_for(program: Program, n: int, seed: int) -> dict[str, np.ndarray]:
-    """One sample of every initial object of the program, as run_finite expects them."""
-    rng = np.random.default_rng(seed)
-    out = {}
-    for node in program.nodes:
-        if isinstance(node, InitVector):
-            out[node.name] = rng.standard_normal(n) * np.sqrt(float(node.var))
-        elif isinstance(node, InitMatrix):
-            out[node.name] = rng.standard_normal((n, n)) * np.sqrt(float(node.var) / n)
-    return out
 
 
 def dataset(model: Program, count: int, seed: int, loss: str = "mse"):
