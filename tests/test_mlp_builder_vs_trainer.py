@@ -26,8 +26,6 @@ T = 3
 RTOL = 1e-10
 
 
-
-
 def dataset(d: int, batch: int, loss: str, seed: int):
     rng = np.random.default_rng(seed)
     signs = rng.choice([-1, 1], (T * batch, d))

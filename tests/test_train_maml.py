@@ -27,8 +27,6 @@ from tests.draws import draws_for
 X = sym("x")
 
 
-
-
 TASKS = linear_tasks([1, -1, F(1, 2), 2], [1, F(-1, 2)], [F(1, 2)])
 
 

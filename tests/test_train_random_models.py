@@ -59,8 +59,6 @@ def build_model(ops: list[tuple[int, int, int, int]], n_mats: int, frozen: bool)
     return m
 
 
-
-
 ops_strategy = st.lists(
     st.tuples(st.integers(0, 3), st.integers(0, 9), st.integers(0, 9), st.integers(0, 9)),
     min_size=1,

@@ -29,8 +29,6 @@ RTOL = 1e-10
 PHI = sp.tanh(X) + X**2 / 8  # nonlinear, non-odd
 
 
-
-
 def dataset(model: Program, count: int, seed: int, loss: str = "mse"):
     rng = np.random.default_rng(seed)
     k, m = len(model.inputs), len(model.outputs)
