@@ -255,15 +255,16 @@ def _print_table(spec, program, rows: dict, report: dict) -> None:
         f"{kind}SGD steps (batch {spec.batch_size}, {spec.batch_reduction}), η = {spec.lr}, "
         f"loss {spec.loss}: {report['nodes']} program nodes"
     )
-    if "emitted" in report:
-        print(f"wrote {report['emitted']}")
-    if "limit_seconds" in report:
-        print(f"limit derived in {report['limit_seconds']:.2f} s")
     print_rows(rows, report)
 
 
 def print_rows(rows: dict, report: dict) -> None:
-    """One line per output: limit (exact / inexact / numeric ± error) and finite width."""
+    """The emitted file and derivation time, then one line per output: limit (exact / inexact
+    / numeric ± error) and finite width."""
+    if "emitted" in report:
+        print(f"wrote {report['emitted']}")
+    if "limit_seconds" in report:
+        print(f"limit derived in {report['limit_seconds']:.2f} s")
     for name, r in rows.items():
         parts = [f"{name:>10}"]
         if "limit" in r:

@@ -157,10 +157,6 @@ def run_model(model: Program, args: argparse.Namespace) -> int:
         f"{spec.steps} {kind}SGD steps (batch {spec.batch_size}, {spec.batch_reduction}), "
         f"η = {spec.lr}, loss {spec.loss}: {report['nodes']} program nodes"
     )
-    if "emitted" in report:
-        print(f"wrote {report['emitted']}")
-    if "limit_seconds" in report:
-        print(f"limit derived in {report['limit_seconds']:.2f} s")
     print_rows(rows, report)
     return 0
 
