@@ -30,7 +30,7 @@ from ..errors import ParametrizationError, ProgramError, SourceLoc, TensorProgEr
 from ..ir import Program, sym
 from ..syntax import parse_expression
 from ..transforms.data import read_number
-from ..transforms.train import TrainSpec, build_training, loss_terms
+from ..transforms.train import TrainSpec, build_training, check_loss, loss_terms
 
 LOSSES = ("mse", "logistic")
 BATCH_REDUCTIONS = ("sum", "mean")
@@ -182,13 +182,7 @@ def mlp_spec(
             f"unknown or unsupported parametrization '{parametrization}'",
             hint=f"supported: {', '.join(PARAMETRIZATIONS)}",
         )
-    if loss not in LOSSES:
-        raise TensorProgError(f"unknown loss '{loss}'", hint=f"one of: {', '.join(LOSSES)}")
-    if batch_reduction not in BATCH_REDUCTIONS:
-        raise TensorProgError(
-            f"unknown batch reduction '{batch_reduction}'",
-            hint=f"one of: {', '.join(BATCH_REDUCTIONS)}",
-        )
+    check_loss(loss, batch_reduction)
     if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
         raise TensorProgError(f"batch_size must be an integer, got {batch_size!r}")
     batch_size = int(batch_size)

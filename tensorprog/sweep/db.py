@@ -137,3 +137,17 @@ class ResultsDB:
 
     def integrity(self) -> str:
         return self.con.execute("PRAGMA integrity_check").fetchone()[0]
+
+
+def read_rows(db: str | Path | ResultsDB) -> list[dict[str, Any]]:
+    """The rows of a results database given as an open :class:`ResultsDB` or as a path (opened
+    and closed here; a missing file is an error, not a new empty database)."""
+    if isinstance(db, ResultsDB):
+        return db.rows()
+    if not Path(db).exists():
+        raise TensorProgError(f"{db}: no such database")
+    rdb = ResultsDB(db)
+    try:
+        return rdb.rows()
+    finally:
+        rdb.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import TensorProgError
-from .db import ResultsDB
+from .db import ResultsDB, read_rows
 
 _META = ("hash", "sweep", "idx", "status", "message", "version", "queued", "started",
          "finished", "seconds", "cpu", "worker", "engine", "runs")  # fmt: skip
@@ -22,15 +22,7 @@ _META = ("hash", "sweep", "idx", "status", "message", "version", "queued", "star
 
 def table(db: str | Path | ResultsDB) -> tuple[list[str], list[dict[str, Any]]]:
     """(column names, rows) of the export."""
-    own = not isinstance(db, ResultsDB)
-    if own and not Path(db).exists():
-        raise TensorProgError(f"{db}: no such database")
-    rdb = ResultsDB(db) if own else db
-    try:
-        pts = rdb.rows()
-    finally:
-        if own:
-            rdb.close()
+    pts = read_rows(db)
     pkeys: list[str] = []
     skeys: list[str] = []
     for p in pts:

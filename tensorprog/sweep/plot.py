@@ -14,7 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from .db import ResultsDB
+from .db import ResultsDB, read_rows
 
 #: loss values above this count as diverged in the figure and the optima.
 CAP = 1e3
@@ -23,13 +23,7 @@ CAP = 1e3
 def curves(db: str | Path | ResultsDB, scalar: str = "train_loss") -> dict[tuple, dict]:
     """``{(activation, parametrization, depth, steps): {width: {log2 η: (mean, stderr, n)}}}``
     over the points with status ok; width "limit" for the limit."""
-    own = not isinstance(db, ResultsDB)
-    rdb = ResultsDB(db) if own else db
-    try:
-        rows = rdb.rows()
-    finally:
-        if own:
-            rdb.close()
+    rows = read_rows(db)
     acc: dict[tuple, dict[Any, dict[float, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
     for r in rows:

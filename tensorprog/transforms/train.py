@@ -145,6 +145,17 @@ def check_model(model: Program) -> None:
         )
 
 
+def check_loss(loss: str, batch_reduction: str) -> None:
+    """Refuse an unknown loss or batch reduction, naming the choices."""
+    if loss not in LOSSES:
+        raise TensorProgError(f"unknown loss '{loss}'", hint=f"one of: {', '.join(LOSSES)}")
+    if batch_reduction not in BATCH_REDUCTIONS:
+        raise TensorProgError(
+            f"unknown batch reduction '{batch_reduction}'",
+            hint=f"one of: {', '.join(BATCH_REDUCTIONS)}",
+        )
+
+
 def train_spec(
     model: Program,
     data,
@@ -163,13 +174,7 @@ def train_spec(
 ) -> TrainSpec:
     """Validate the arguments of :func:`train_program` (see there)."""
     check_model(model)
-    if loss not in LOSSES:
-        raise TensorProgError(f"unknown loss '{loss}'", hint=f"one of: {', '.join(LOSSES)}")
-    if batch_reduction not in BATCH_REDUCTIONS:
-        raise TensorProgError(
-            f"unknown batch reduction '{batch_reduction}'",
-            hint=f"one of: {', '.join(BATCH_REDUCTIONS)}",
-        )
+    check_loss(loss, batch_reduction)
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise TensorProgError("data must be a pair (input rows, targets)")
     rows, targets = data
