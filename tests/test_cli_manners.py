@@ -59,6 +59,16 @@ def test_empty_list_items_are_refused(inputs, capsys):
     assert "empty" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["mlp", "regime", "features"])
+@pytest.mark.parametrize("inputs", ["1,,2", "1,2,", "1;;2"])
+def test_empty_example_items_are_refused(command, inputs, capsys):
+    args = [command, *(["--preset", "ntp"] if command == "regime" else []), "--depth", "1",
+            "--activation", "x", f"--inputs={inputs}",
+            "--targets=1,1", "--lr", "1/10"]
+    assert main(args) == 1
+    assert "empty" in capsys.readouterr().err
+
+
 def test_exact_refusal_names_the_mode_flags(tmp_path, capsys):
     f = tmp_path / "t.tp"
     f.write_text("vector x ~ N(0, 1)\ny = tanh(x)\nm = mean(y^2)\noutput m\n")

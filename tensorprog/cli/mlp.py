@@ -28,7 +28,7 @@ from ..files import write_text
 from ..lang import to_tp
 from ..zcalc import derive_limit
 from ._budget import add_budget_options, budget_from_args
-from ._output import print_json
+from ._output import number_items, print_json
 from ._progress import add_progress_options, progress_from_args
 
 _SHOW_DIGITS = 60
@@ -98,10 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _numbers(text: str, what: str) -> list[str]:
-    items = [s for s in text.replace(",", " ").split()]
-    if not items:
-        raise TensorProgError(f"{what} is empty")
-    return items
+    """Number texts separated by ',' and/or spaces; an empty item ('1,,2') is an error."""
+    return [x for item in number_items(text, what) for x in item.split()]
 
 
 def parse_examples(text: str, what: str, d: int = 1) -> list:
@@ -110,10 +108,7 @@ def parse_examples(text: str, what: str, d: int = 1) -> list:
     if ";" not in text and d > 1:
         return [_numbers(text, what)]
     if ";" in text:
-        rows = [r for r in text.split(";") if r.strip()]
-        if not rows:
-            raise TensorProgError(f"{what} is empty")
-        return [_numbers(r, what) for r in rows]
+        return [_numbers(r, what) for r in number_items(text, what, sep=";")]
     return _numbers(text, what)
 
 
