@@ -108,7 +108,10 @@ def parse_examples(text: str, what: str, d: int = 1) -> list:
     if ";" not in text and d > 1:
         return [_numbers(text, what)]
     if ";" in text:
-        return [_numbers(r, what) for r in number_items(text, what, sep=";")]
+        # a trailing ';' marks one row as a row ('1 1;'); empty rows elsewhere are errors
+        body = text.rstrip()
+        body = body[:-1] if body.endswith(";") and body[:-1].strip() else body
+        return [_numbers(r, what) for r in number_items(body, what, sep=";")]
     return _numbers(text, what)
 
 
