@@ -26,6 +26,7 @@ from ..builders.mlp import BATCH_REDUCTIONS, LOSSES, build_program, mlp_spec
 from ..errors import TensorProgError
 from ..files import write_text
 from ..lang import to_tp
+from ..result import to_float
 from ..zcalc import derive_limit
 from ._budget import add_budget_options, budget_from_args
 from ._output import number_items, print_json
@@ -126,13 +127,6 @@ def _show(v: sp.Expr) -> str:
     return s if len(s) <= _SHOW_DIGITS else s[: _SHOW_DIGITS - 3] + "..."
 
 
-def _float(v: sp.Expr) -> float | None:
-    try:
-        return float(v)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
 def run(args: argparse.Namespace) -> int:
     """Build, emit, derive, simulate, print."""
     if not hasattr(sys, "set_int_max_str_digits"):  # Python < 3.11 has no limit
@@ -205,7 +199,7 @@ def emit_and_derive(program, args: argparse.Namespace, report: dict) -> dict[str
     for name, v in limit.outputs.items():
         rows[name].update(
             limit=number_text(v) if args.json else _show(v),
-            limit_float=_float(v),
+            limit_float=to_float(v),  # tiny exact values too (not float(v))
             exact=limit.is_exact(name),
             rational=bool(v.is_Rational),
         )
