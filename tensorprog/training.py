@@ -137,7 +137,8 @@ def _examples(xs, what: str) -> np.ndarray:
     return np.array(rows, dtype=float)
 
 
-def _losses(kind: str) -> tuple[Callable, Callable]:
+def loss_functions(kind: str) -> tuple[Callable, Callable]:
+    """(loss, dloss/df) of ``kind`` as numpy functions of (f, y); logistic without overflow."""
     if kind == "mse":
         return (lambda f, y: 0.5 * (f - y) ** 2), (lambda f, y: f - y)
     if kind == "logistic":
@@ -238,7 +239,7 @@ def train_mlp(
         raise TensorProgError(f"unknown batch reduction '{batch_reduction}'")
     L, n = int(depth), int(width)
     phi, dphi = _activation(activation)
-    loss_fn, dloss_fn = _losses(loss)
+    loss_fn, dloss_fn = loss_functions(loss)
     Xi = _examples(inputs, "inputs")
     Y = np.array([_num(y, f"targets[{k}]") for k, y in enumerate(targets)], dtype=float)
     if len(Xi) == 0 or len(Y) != len(Xi) or len(Xi) % batch_size:

@@ -20,7 +20,7 @@ import numpy as np
 from ..backends.domains import number_text
 from ..builders.mlp import mlp_program
 from ..errors import BudgetExceeded, TensorProgError
-from ..training import train_mlp
+from ..training import loss_functions, train_mlp
 from ..zcalc import derive_limit
 
 STATUSES = ("ok", "budget", "diverged", "error")
@@ -67,14 +67,6 @@ def _tune_malloc() -> None:
         pass
 
 
-def _loss(kind: str, f: float, y: float) -> float:
-    if kind == "mse":
-        return 0.5 * (f - y) ** 2
-    # log(1 + e^{-yf}) without overflow
-    z = -y * f
-    return z + math.log1p(math.exp(-z)) if z > 0 else math.log1p(math.exp(z))
-
-
 def _limit(p: dict[str, Any]) -> tuple[dict[str, tuple[str, float, float | None]], str]:
     program = mlp_program(
         p["depth"], p["activation"], p["inputs"], p["targets"], p["lr"],
@@ -113,7 +105,8 @@ def _derived(p: dict[str, Any], outs: dict[str, tuple[str, float, float | None]]
         return
     T = p["steps"]
     vals = [outs[f"f_{T}_{e}"][1] for e in range(len(ys))]
-    losses = [_loss(p["loss"], f, float(Fraction(y))) for f, y in zip(vals, ys, strict=True)]
+    loss = loss_functions(p["loss"])[0]
+    losses = [float(loss(f, float(Fraction(y)))) for f, y in zip(vals, ys, strict=True)]
     v = math.fsum(losses) / len(losses) if all(map(math.isfinite, losses)) else math.nan
     outs["train_loss"] = (repr(v), v, None)
 
