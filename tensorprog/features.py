@@ -37,6 +37,7 @@ from .ir import sym
 from .kernels import mlp_kernels
 from .parametrization import ABCParametrization, classify, equivalent, preset
 from .regimes import padded_inputs
+from .result import exact_text
 from .zcalc import derive_limit
 
 __all__ = [
@@ -292,18 +293,6 @@ class FeatureDiagnostics:
             },
             "outputs": {k: t(v) for k, v in self.outputs.items()},
         }
-
-
-def exact_text(v: sp.Expr) -> str:
-    """``str(v)``, also for rationals past CPython's 4300-digit int→str limit (a large
-    learning rate makes them; FLINT prints integers without that limit)."""
-    try:
-        return str(v)
-    except ValueError:
-        if not v.is_Rational:
-            raise
-        p, q = str(flint.fmpz(int(v.p))), str(flint.fmpz(int(v.q)))
-        return p if q == "1" else f"{p}/{q}"
 
 
 def _layer(layer: int, kind: str, joint: sp.Matrix) -> LayerFeatures:

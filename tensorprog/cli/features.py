@@ -15,7 +15,7 @@ import argparse
 import sympy as sp
 
 from ..errors import TensorProgError
-from ..features import exact_text
+from ..result import approx_text, exact_text
 from ._output import print_json
 from .mlp import parse_examples
 from .regime import add_parametrization_options, parametrization_from_args
@@ -69,10 +69,7 @@ def _num_text(v: sp.Expr, digits: int = 4) -> str:
     4300-digit int→str limit (a huge learning rate gives both)."""
     if v.is_Integer and abs(v) < 10**12:
         return str(v)
-    x = float(v)
-    if x != 0 and (abs(x) == float("inf") or abs(x) < 1e-300):
-        return str(v.evalf(digits + 1))  # mpmath floats have no exponent limit
-    return f"{x:.{digits}g}"
+    return approx_text(v, digits)  # adaptive precision: 1/10^400 is not 0
 
 
 def _ratio_text(v: sp.Expr) -> str:
