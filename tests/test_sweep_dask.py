@@ -12,9 +12,9 @@ subprocesses on 127.0.0.1, single-threaded, no dashboard, killed in teardown.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -56,12 +56,6 @@ sleep = {sleep}
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
@@ -84,11 +78,30 @@ class Cluster:
     def __init__(self, tmp: Path) -> None:
         self.procs: list[subprocess.Popen] = []
         self.logs = tmp
-        port = _free_port()
-        self.address = f"tcp://127.0.0.1:{port}"
+        try:
+            self._start_all(tmp)
+        except BaseException:  # never leave processes behind when start-up fails
+            self.close()
+            raise
+
+    def _start_all(self, tmp: Path) -> None:
+        # Port 0: the scheduler binds a free port itself and writes its address to a file (a
+        # port probed free beforehand can be taken by another process before it binds).
+        info = tmp / "scheduler.json"
         self.scheduler = self._start("scheduler", [
-            "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(port),
-            "--no-dashboard"])  # fmt: skip
+            "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
+            "--no-dashboard", "--scheduler-file", str(info)])  # fmt: skip
+
+        def address():
+            if self.scheduler.poll() is not None:
+                raise AssertionError("the scheduler exited:\n"
+                                     + (tmp / "scheduler.log").read_text()[-2000:])
+            try:
+                return json.loads(info.read_text())["address"]
+            except (OSError, ValueError, KeyError):
+                return None
+
+        self.address = _wait(address, 60, "the scheduler's address file")
         self.workers = [self._start(f"worker{i}", [
             "-m", "distributed.cli.dask_worker", self.address, "--nthreads", "1",
             "--no-nanny", "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{i}"])
