@@ -43,6 +43,8 @@ LAYERS: list[list[str]] = [
         "tensorprog.lang",
         "tensorprog.backends.plan",
         "tensorprog.result",
+        "tensorprog.zrules",
+        "tensorprog.polynomial",
         "tensorprog.numeric",
         "tensorprog.finite",
     ],

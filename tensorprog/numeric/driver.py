@@ -12,8 +12,9 @@ import numpy as np
 
 from ..errors import TensorProgError
 from ..ir import Program
-from .interpreter import Pass, Plan, make_plan
+from .domain import run_pass
 from .particles import HermiteGrid, MonteCarlo, grid_size
+from .plan import Plan, make_plan
 from .result import NumericLimit
 
 METHODS = ("auto", "mc", "quadrature")
@@ -95,9 +96,9 @@ def _quadrature(plan: Plan, opts: dict[str, Any], progress: Progress | None):
     qc = (q + 1) // 2
     counter = _Counter(progress, len(plan.program.nodes) * 2)
     warn = opts["_warnings"]
-    coarse = Pass(plan, _probed(HermiteGrid(qc, dims), dims), counter, warn).run()
+    coarse = run_pass(plan, _probed(HermiteGrid(qc, dims), dims), counter, warn)
     grid = HermiteGrid(q, dims)
-    fine = Pass(plan, _probed(grid, dims), counter, warn).run()
+    fine = run_pass(plan, _probed(grid, dims), counter, warn)
     values = dict(fine)
     # If the error of I_q decays like q^{-p}, then err(I_q) = |I_q − I_q/2| / (2^p − 1). Analytic
     # integrands converge geometrically (factor 1 is generous); kinks (relu, abs) give p ≈ 1 and
@@ -130,7 +131,7 @@ def _monte_carlo(plan: Plan, opts: dict[str, Any], progress: Progress | None):
 
     def batch(child: np.random.SeedSequence) -> dict[str, float]:
         ps = _probed(MonteCarlo(m, np.random.default_rng(child)), plan.dims)
-        return Pass(plan, ps, counter, opts["_warnings"]).run()
+        return run_pass(plan, ps, counter, opts["_warnings"])
 
     runs = [batch(c) for c in seeds.spawn(R)]
     target = opts["target_error"]
@@ -154,7 +155,7 @@ def _monte_carlo(plan: Plan, opts: dict[str, Any], progress: Progress | None):
 
 
 def _probed(ps, dims: int):
-    """``ps`` with tail probes (heavy-tail detection, interpreter.Pass._check_integrable)."""
+    """``ps`` with tail probes (heavy-tail detection, integrability.py)."""
     ps.add_probes(dims)
     return ps
 
