@@ -56,6 +56,13 @@ class TensorProgError(Exception):
         self.hint = hint
         super().__init__(self.format())
 
+    def locate(self, loc: SourceLoc | None) -> TensorProgError:
+        """Attach a source location to an error that has none (the message is rebuilt)."""
+        if self.loc is None and loc is not None:
+            self.loc = loc
+            self.args = (self.format(),)
+        return self
+
     def format(self) -> str:
         where = ""
         if self.loc is not None:

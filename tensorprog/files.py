@@ -74,12 +74,14 @@ def read_text(path: StrPath, *, what: str = "file", max_bytes: int = MAX_READ_BY
         raise TensorProgError(f"cannot read {what} '{p}': more than {max_bytes:,} bytes",
                               hint="is this the right file?")
     try:
-        return data.decode(encoding)
+        text = data.decode(encoding)
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise TensorProgError(
             f"cannot read {what} '{p}': byte {e.start} (line {line}) is not {encoding} text",
             hint=f"save the file as {encoding} text") from None
+    # A byte-order mark, as some editors write at the start of UTF-8 files, is not text.
+    return text[1:] if text.startswith("\ufeff") else text
 
 
 def check_output(path: StrPath, *, force: bool = False, what: str = "output file",

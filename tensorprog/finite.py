@@ -81,7 +81,9 @@ def run_finite(
     dead = last_use(nodes, keep) if keep is not None else None
     for i, node in enumerate(nodes):
         try:
-            dispatch(_RULES, node, run)  # the Z-free, finite-width semantics of the node
+            # numpy's warnings would name its own files: undefined values are reported below
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+                dispatch(_RULES, node, run)  # the Z-free, finite-width semantics of the node
         except (ZeroDivisionError, OverflowError, FloatingPointError, ValueError, TypeError) as e:
             what = "division by zero" if isinstance(e, ZeroDivisionError) else str(e)
             raise ProgramError(
@@ -131,15 +133,35 @@ def _matmul(run: _Run, node: MatMul) -> None:
 
 def _nonlin(run: _Run, node: Nonlin) -> None:
     v = fold(node.expr, run.alg)
-    run.env[node.name] = np.broadcast_to(np.asarray(v, float), (run.n,)).copy()
+    run.env[node.name] = _defined(run, node, np.broadcast_to(np.asarray(v, float), (run.n,)).copy())
 
 
 def _moment(run: _Run, node: Moment) -> None:
-    run.env[node.name] = float(np.mean(fold(node.expr, run.alg)))
+    run.env[node.name] = float(_defined(run, node, np.mean(fold(node.expr, run.alg))))
 
 
 def _scalar_op(run: _Run, node: ScalarOp) -> None:
-    run.env[node.name] = float(fold(node.expr, run.alg))
+    run.env[node.name] = float(_defined(run, node, fold(node.expr, run.alg)))
+
+
+def _defined(run: _Run, node: Nonlin | Moment | ScalarOp, v: Any) -> Any:
+    """``v``, unless it has a NaN made from finite operands: log or sqrt of a negative number
+    has no real value (the limit engines refuse it too). NaNs from infinite operands (∞ − ∞
+    after a divergent run) are left as they are."""
+    bad = np.isnan(v)
+    if not np.any(bad):
+        return v
+    operands = [run.env[s.name] for s in node.expr.free_symbols if s.name in run.env]
+    if not all(np.all(np.isfinite(o)) for o in operands):
+        return v
+    where = f" in {int(np.sum(bad))} of {run.n} coordinates" if np.ndim(v) else ""
+    raise ProgramError(
+        f"'{node.name}' is undefined at width {run.n}{where}: a function has no real value "
+        "there",
+        loc=node.loc, node=node.name,
+        hint="log or sqrt of a negative number, or a negative number to a fractional power; "
+        "keep such arguments positive (e.g. log(1 + x^2))",
+    )
 
 
 _RULES = node_table("finite", {

@@ -106,7 +106,10 @@ def approx_text(v: Any, digits: int = 10) -> str:
         return str(x)
     if x == 0:
         return "0"
-    e = int(mpmath.floor(mpmath.log10(abs(x))))
+    lg = mpmath.log10(abs(x))
+    if abs(lg) >= 1e15:  # the exponent itself is too long to print (exp(exp(1000)))
+        return f"{'-' if x < 0 else ''}10^({mpmath.nstr(lg, digits)})"
+    e = int(mpmath.floor(lg))
     if -5 <= e < 16:
         return f"{float(x):.{digits}g}"
     s = mpmath.nstr(x, digits, min_fixed=1, max_fixed=0)  # scientific

@@ -96,9 +96,14 @@ def derive_limit(
         raise TensorProgError(f"unknown backend '{backend}'", hint=f"one of {BACKENDS}")
     if float_tol is not None and mode != "float":
         raise TensorProgError("float_tol only applies to mode='float'")
-    with deadline(as_budget(budget).seconds):
-        return _derive(program, mode, zdot, expectation, progress, backend, budget, float_tol,
-                       options)
+    try:
+        with deadline(as_budget(budget).seconds):
+            return _derive(program, mode, zdot, expectation, progress, backend, budget,
+                           float_tol, options)  # fmt: skip
+    except TensorProgError as e:
+        if e.loc is None and e.node is not None and e.node in program:
+            e.locate(program.node(e.node).loc)  # the line of the node, where the file has one
+        raise
 
 
 def _derive(program, mode, zdot, expectation, progress, backend, budget, float_tol,

@@ -10,6 +10,7 @@ import time
 
 import gmpy2
 import pytest
+import sympy as sp
 
 from tensorprog import Budget, BudgetExceeded, classify, derive_limit, parse, preset
 
@@ -73,3 +74,25 @@ def test_cli_big_powers_exit_cleanly(tmp_path):
                         "--max-memory-mb", "400"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1 and "budget exceeded" in r.stderr and "--max-" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("backend", ["auto", "plain"])
+@pytest.mark.parametrize("text", [
+    "scalar a = 10\nb = a^1000000000\noutput b\n",              # a ScalarOp
+    "scalar a = 10\nb = a^100\nc = b^1000000\noutput c\n",      # a power of a computed power
+    "scalar a = 10\nb = log(a) * a^1000000000\noutput b\n",     # the sympy route
+    "vector x ~ N(0, 1)\nscalar a = 10\nh = a^1000000000 * x\nm = mean(h^2)\noutput m\n",
+])  # fmt: skip
+def test_scalar_powers_are_estimated_before_they_are_computed(text, backend):
+    """10^(10^9) has 10^9 + 1 digits: seconds and gigabytes to form, refused up front with the
+    line of the node (it used to be computed, then refused)."""
+    start = time.perf_counter()
+    with pytest.raises(BudgetExceeded, match="estimated before computing") as err:
+        derive_limit(parse(text, "powers.tp"), backend=backend)
+    assert err.value.loc is not None and err.value.loc.file == "powers.tp"
+    assert time.perf_counter() - start < 30  # a hang guard, not a timing test
+
+
+def test_scalar_powers_within_the_budget_are_exact():
+    L = derive_limit(parse("scalar a = 10\nb = a^100000\nc = b / a^99999\noutput b, c\n"))
+    assert L["b"] == sp.Integer(10) ** 100000 and L["c"] == 10

@@ -104,3 +104,20 @@ def test_broken_pipe_is_quiet(tmp_path):
     proc.wait(timeout=120)
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert proc.returncode in (0, 141)
+
+
+def test_a_byte_order_mark_and_crlf_line_ends_are_read_as_text(tmp_path):
+    """Editors on Windows save UTF-8 with a byte-order mark and CRLF line ends: the program
+    is the same program (same limit, errors on the same line and column)."""
+    from tensorprog import derive_limit
+    from tensorprog.lang import load
+
+    plain, windows = tmp_path / "plain.tp", tmp_path / "windows.tp"
+    plain.write_text(PROGRAM)
+    windows.write_bytes(b"\xef\xbb\xbf" + PROGRAM.replace("\n", "\r\n").encode())
+    assert read_text(windows) == PROGRAM.replace("\n", "\r\n")
+    assert derive_limit(load(windows))["m"] == derive_limit(load(plain))["m"] == 1
+    bad = tmp_path / "bad.tp"
+    bad.write_bytes(b"\xef\xbb\xbfvector x ~ N(0, 1)\r\nm = mean(x^2 +)\r\n")
+    with pytest.raises(TensorProgError, match=r"bad\.tp:2:"):
+        load(bad)

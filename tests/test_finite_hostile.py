@@ -57,3 +57,27 @@ def test_cli(tmp_path, capsys):
     assert main(["simulate", str(f), "--width", "10"]) == 1
     err = capsys.readouterr().err
     assert "division by zero" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("text", [
+    "scalar a = -1\nb = log(a)\noutput b\n",
+    "scalar a = -4\nb = sqrt(a)\noutput b\n",
+    "vector x ~ N(0, 1)\nh = log(x)\nm = mean(h)\noutput m\n",   # x < 0 on ~half the coordinates
+    "vector x ~ N(0, 1)\nm = mean(x^2)\nb = (-m)^(1/2)\noutput b\n",
+])  # fmt: skip
+def test_values_without_a_real_value_are_refused_with_their_line(text):
+    """NaN from finite operands: refused like the limit engines refuse it, naming the line
+    (no numpy RuntimeWarning, no nan in the table)."""
+    p = parse(text, "u.tp")
+    with pytest.raises(ProgramError, match="undefined at width 64") as err:
+        run_finite(p, 64, 0)
+    assert err.value.loc is not None and err.value.loc.file == "u.tp"
+
+
+def test_nan_after_a_divergence_is_left_to_the_caller():
+    """∞ − ∞ (a run that overflowed) is not a domain error of a function: the NaN stays."""
+    p = parse("scalar a = 10\nb = exp(exp(a))\nb2 = exp(exp(a))\nc = b - b2\noutput c\n")
+    env = run_finite(p, 8, 0)
+    assert math.isinf(env["b"]) and math.isnan(env["c"])
+    ok = run_finite(parse("vector x ~ N(0, 1)\nh = log(1 + x^2)\nm = mean(h)\noutput m\n"), 64, 0)
+    assert math.isfinite(ok["m"])

@@ -101,3 +101,15 @@ def test_strict_json():
     assert out == {"a": None, "a_status": "infinite", "b": [None, 1.0],
                    "c": {"d": None, "d_status": "-infinite"}, "e": "1/3"}
     assert strict({"x": 1}) == {"x": 1}
+
+
+def test_values_whose_exponent_is_itself_huge_print_as_powers_of_ten():
+    """log10 exp(exp(1000)) = exp(1000)/ln 10 ≈ 8.5559e433: the decimal exponent alone would
+    have 434 digits, so the approximation is written 10^(…)."""
+    L = derive_limit(parse("scalar a = 1000\nb = exp(exp(a))\nc = -1/b\noutput b, c\n"))
+    with mpmath.workdps(30):
+        lg = mpmath.exp(1000) / mpmath.log(10)
+    assert L.text("b") == "exp(exp(1000))"
+    assert approx_text(L["b"], 6) == f"10^({mpmath.nstr(lg, 6)})"
+    assert approx_text(L["c"], 6) == f"-10^({mpmath.nstr(-lg, 6)})"
+    assert approx_text(sp.Integer(10) ** 5000, 3) == "1.0e+5000"  # ordinary exponents stay

@@ -53,6 +53,18 @@ def scalar_digits(v: Any) -> int:
     return int((p.bit_length() + v.q.bit_length()) * 0.30103) + 1
 
 
+def _log10_size(v: Any) -> float:
+    """log10 |numerator| + log10 denominator of an exact rational (fmpq, sympy's, gmpy2's,
+    int); 0 for anything else."""
+    p = getattr(v, "p", getattr(v, "numerator", None))
+    q = getattr(v, "q", getattr(v, "denominator", 1))
+    try:
+        p, q = int(p), int(q)
+    except (TypeError, ValueError):
+        return 0.0
+    return (math.log10(abs(p)) if p else 0.0) + math.log10(q)
+
+
 class Scalars:
     """Every scalar's limit so far; converts program numbers into the domain ``K``.
 
@@ -69,6 +81,7 @@ class Scalars:
         self.kvals: dict[str, Any] = {}
         self.subs: dict[sp.Symbol, sp.Expr] = {}
         self._alg = _ScalarAlgebra(self)
+        self._node = ""  # the node being evaluated, for errors
 
     def to_domain(self, c: sp.Expr, node: str) -> Any:
         """A sympy number as an element of ``K`` (or Widen)."""
@@ -83,8 +96,10 @@ class Scalars:
             try:
                 return QQ.from_sympy(c)
             except CoercionFailed:
+                _require_real(c, node)
                 raise Widen(EX) from None
         if K is RR or K is EX:
+            _require_real(c, node)
             return K.from_sympy(c)
         try:
             return K.from_sympy(c)
@@ -95,10 +110,29 @@ class Scalars:
                 ) from None
             raise Widen(RR if e.widen_to == "RR" else EX) from None
 
+    def check_power(self, base_size: float, n: int, node: str) -> None:
+        """Refuse an exact power whose result would exceed the digit budget, before computing
+        it (10^(10^9) takes seconds and gigabytes to form, and no check can interrupt it)."""
+        meter = self.meter
+        if meter is None or meter.budget.max_digits is None or abs(n) < 2:
+            return
+        est = int(base_size * abs(n)) + 1  # digits of base^n: log10 sizes multiply by |n|
+        if est > meter.budget.max_digits:
+            meter.node = node
+            meter.check_size(0, est, 0, f"a scalar power ^{n} (estimated before computing it)")
+
+    def _sympy_value(self, c: sp.Expr, node: str) -> sp.Expr:
+        """``c`` with the scalars' limits substituted (sympy evaluates integer powers at once:
+        their size is checked first)."""
+        if not c.is_Atom:
+            fold(c, _DigitsAlgebra(self, node))
+        return c.xreplace(self.subs)
+
     def value(self, c: sp.Expr, node: str) -> Any:
         """A scalar-only expression (over scalar node symbols) as a domain element."""
         if self.fast:
             try:
+                self._node = node
                 return fold(c, self._alg)
             except NeedSympy:
                 pass
@@ -107,12 +141,13 @@ class Scalars:
                     f"'{node}': a scalar is infinite or undefined (division by zero in {c})",
                     node=node,
                 ) from None
-        return self.to_domain(c.xreplace(self.subs), node)
+        return self.to_domain(self._sympy_value(c, node), node)
 
     def compute(self, name: str, expr: sp.Expr) -> None:
         """θ̊ of a scalar computed from earlier limits."""
         if self.fast:
             try:
+                self._node = name
                 kv = fold(expr, self._alg)
             except NeedSympy:
                 kv = None
@@ -124,7 +159,7 @@ class Scalars:
             if kv is not None:
                 self.set(name, None, kv)
                 return
-        value = expr.xreplace(self.subs)
+        value = self._sympy_value(expr, name)
         kv = self.to_domain(value, name)  # checks finiteness; widens the domain if needed
         self.set(name, value, kv)
 
@@ -144,6 +179,15 @@ class Scalars:
             digits = scalar_digits(kval)
             if digits:
                 self.meter.check_size(0, digits, 0, "a scalar")
+
+
+def _require_real(c: sp.Expr, node: str) -> None:
+    if c.is_extended_real is False:
+        raise ProgramError(
+            f"'{node}': the scalar {c} is not a real number", node=node,
+            hint="the limits of a program are real: log or sqrt of a negative limit, or a "
+            "negative base to a fractional power, has no real value",
+        )
 
 
 class _ScalarAlgebra(Algebra):
@@ -170,6 +214,7 @@ class _ScalarAlgebra(Algebra):
 
     def power(self, base: Any, exponent: sp.Expr, node: sp.Expr) -> Any:
         if exponent.is_Integer:
+            self.scalars.check_power(_log10_size(base), int(exponent), self.scalars._node)
             return base ** int(exponent)
         raise NeedSympy
 
@@ -178,3 +223,41 @@ class _ScalarAlgebra(Algebra):
 
     def other(self, node: sp.Expr, args: list[Any]) -> Any:
         raise NeedSympy
+
+
+class _DigitsAlgebra(Algebra):
+    """An upper estimate of log10 of the size of a scalar expression's exact value, checking
+    every integer power against the budget on the way (products add sizes, powers multiply
+    them)."""
+
+    def __init__(self, scalars: Scalars, node: str) -> None:
+        self.scalars = scalars
+        self.node = node
+
+    def is_leafish(self, e: sp.Expr) -> bool:
+        return e.is_Number
+
+    def symbol(self, s: sp.Symbol) -> float:
+        v = self.scalars.values.get(s.name)
+        return _log10_size(v) if v is not None and v.is_Rational else 0.0
+
+    def constant(self, c: sp.Expr) -> float:
+        return _log10_size(c) if c.is_Rational else 0.0
+
+    def add(self, a: float, b: float) -> float:
+        return a + b + 1  # a/b + c/d = (ad + bc)/(bd)
+
+    def mul(self, a: float, b: float) -> float:
+        return a + b
+
+    def power(self, base: float, exponent: sp.Expr, node: sp.Expr) -> float:
+        if exponent.is_Integer:
+            self.scalars.check_power(base, int(exponent), self.node)
+            return base * abs(int(exponent))
+        return base
+
+    def function(self, name: str, args: list[float], node: sp.Expr) -> float:
+        return max(args, default=0.0)
+
+    def other(self, node: sp.Expr, args: list[float]) -> float:
+        return max(args, default=0.0)
