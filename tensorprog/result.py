@@ -1,6 +1,6 @@
 """One result protocol for every mode of ``derive_limit``, and numbers that always print.
 
-:class:`LimitResult` is the base of :class:`tensorprog.zcalc.Limit` (exact and float modes) and
+:class:`LimitResult` is the base of :class:`tensorprog.polynomial.Limit` (exact and float modes) and
 :class:`tensorprog.numeric.NumericLimit` (numeric mode): the same ``scalars`` / ``outputs`` /
 ``is_exact`` / ``error`` / ``text`` / ``to_dict`` and the same display (a text table, an HTML
 table in Jupyter, LaTeX for exact values).

@@ -2,7 +2,8 @@
 
 A backend holds the Z's of a program as polynomials in generators u_0 … u_{n-1}: the independent
 LDLᵀ innovations u_k ~ N(0, d_k) (expectation route "innovations", docs/engine.md) or the atoms
-themselves (route "isserlis"). The engine (tensorprog.zcalc) only uses this interface:
+themselves (route "isserlis"). The polynomial domain (tensorprog.polynomial) uses only this
+interface:
 
 * ``K``                       scalar domain (sympy domain or an adapter from .domains)
 * ``exact``                   whether results are exact

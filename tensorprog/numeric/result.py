@@ -15,7 +15,7 @@ from ..result import LimitResult
 class NumericLimit(LimitResult):
     """The infinite-width limit of a program's scalars, computed numerically.
 
-    Mirrors :class:`tensorprog.zcalc.Limit` where it makes sense:
+    Mirrors :class:`tensorprog.polynomial.Limit` where it makes sense:
 
     * ``scalars`` / ``outputs``: sympy Floats (never exact: ``is_exact`` is False);
     * ``errors``: one error estimate per scalar — the standard error over independent particle
