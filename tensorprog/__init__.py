@@ -19,6 +19,7 @@ from .errors import (
     ProgramError,
     SourceLoc,
     TensorProgError,
+    UnknownNameError,
 )
 from .features import FeatureDiagnostics, feature_limit, min_eigenvalue
 from .finite import run_finite, simulate
@@ -55,6 +56,7 @@ __all__ = [
     "SourceLoc",
     "TensorProgError",
     "TrainResult",
+    "UnknownNameError",
     "classify",
     "derive_limit",
     "equivalent",

@@ -84,6 +84,14 @@ class ProgramError(TensorProgError):
     kind = "program error"
 
 
+class UnknownNameError(ProgramError, KeyError):
+    """A name the program (or result) does not have; also a KeyError, for mapping-style
+    lookups such as ``limit["f_9"]``."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return self.format()
+
+
 class ParseError(TensorProgError):
     """Malformed `.tp` text."""
 

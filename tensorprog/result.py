@@ -23,7 +23,7 @@ import sympy as sp
 from sympy.core.evalf import PrecisionExhausted
 
 from .backends.domains import int_text
-from .errors import ProgramError
+from .errors import UnknownNameError
 from .lang.printer import expr_to_tp
 
 #: Exact values longer than this are shown abbreviated in tables and reprs.
@@ -210,12 +210,13 @@ class LimitResult(ABC):
         return {n: self.scalars[n] for n in self.program.outputs if n in self.scalars}
 
     def __getitem__(self, name: str) -> sp.Expr:
-        return self.scalars[name]
+        return self._known(name)
 
     def _known(self, name: str) -> sp.Expr:
         if name not in self.scalars:
-            raise ProgramError(f"'{name}' is not a scalar of this program",
-                               hint=f"scalars: {', '.join(list(self.scalars)[:20])}")
+            more = ", …" if len(self.scalars) > 20 else ""
+            raise UnknownNameError(f"'{name}' is not a scalar of this program",
+                                   hint=f"scalars: {', '.join(list(self.scalars)[:20])}{more}")
         return self.scalars[name]
 
     @abstractmethod

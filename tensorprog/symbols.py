@@ -9,6 +9,7 @@ its sympy expressions from them.
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -43,10 +44,14 @@ def as_number(value) -> sp.Expr:
     if isinstance(value, sp.Basic):
         if not value.is_number:
             raise ProgramError(f"expected a number, got the expression {value}")
+        if value.has(sp.nan, sp.oo, -sp.oo, sp.zoo) or value.is_extended_real is False:
+            raise ProgramError(f"expected a finite real number, got {value}")
         return value
     if isinstance(value, int):
         return sp.Integer(value)
     if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ProgramError(f"expected a finite number, got {value!r}")
         return sp.Float(value)
     if isinstance(value, Fraction):
         return sp.Rational(value.numerator, value.denominator)

@@ -82,6 +82,13 @@ def derive_limit(
     the polynomial's largest term (default 1e-30; 0 keeps every term).
     options: passed to the numeric interpreter (mode "numeric"/"auto").
     """
+    if not isinstance(program, Program):
+        raise TypeError(
+            f"derive_limit() needs a Program, got {type(program).__name__}: parse .tp text "
+            "with tensorprog.parse(text), or read a file with tensorprog.load(path)")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable(done, total, node) or None, not "
+                        f"{type(progress).__name__}")
     if mode not in MODES:
         raise TensorProgError(
             f"unknown mode '{mode}'", hint="use mode='exact', 'float', 'numeric' or 'auto'"

@@ -38,3 +38,25 @@ def test_real_irrational_scalars_stay_exact():
     L = derive_limit(parse("scalar a = 2\nb = sqrt(a)\nc = log(a)\noutput b, c\n"))
     assert L["b"] == sp.sqrt(2) and L["c"] == sp.log(2)
     assert L.is_exact("b") and L.is_exact("c")
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), sp.oo, sp.nan,
+                                 sp.zoo, sp.I, 1 + sp.I])
+def test_the_api_refuses_numbers_that_are_not_finite_reals(bad):
+    from tensorprog import Program
+
+    for make in (lambda p: p.scalar("a", bad), lambda p: p.vector("x", bad),
+                 lambda p: p.matrix("W", bad)):
+        with pytest.raises(ProgramError, match="finite"):
+            make(Program())
+
+
+def test_api_misuse_is_named():
+    from tensorprog import classify
+
+    with pytest.raises(TypeError, match=r"derive_limit\(\) needs a Program, got str"):
+        derive_limit("vector x ~ N(0, 1)")
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        derive_limit(parse("scalar a = 1\noutput a\n"), progress=3)
+    with pytest.raises(TypeError, match="needs an ABCParametrization"):
+        classify("mup")

@@ -113,3 +113,13 @@ def test_values_whose_exponent_is_itself_huge_print_as_powers_of_ten():
     assert approx_text(L["b"], 6) == f"10^({mpmath.nstr(lg, 6)})"
     assert approx_text(L["c"], 6) == f"-10^({mpmath.nstr(-lg, 6)})"
     assert approx_text(sp.Integer(10) ** 5000, 3) == "1.0e+5000"  # ordinary exponents stay
+
+
+def test_an_unknown_scalar_is_a_clean_key_error(linear10):
+    """``limit["typo"]`` names the scalars it has; it is still a KeyError for mapping code."""
+    from tensorprog import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="'typo' is not a scalar") as err:
+        linear10["typo"]
+    assert isinstance(err.value, KeyError)
+    assert str(err.value).startswith("program error: 'typo'")  # not the quoted KeyError text

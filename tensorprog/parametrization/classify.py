@@ -300,6 +300,9 @@ def _core(p: ABCParametrization) -> dict[str, object]:
 
 def classify(p: ABCParametrization) -> Classification:
     """Classify p by TP4 Theorems 3.3, 3.4, 3.6, 3.8 and Propositions 5.3, 5.5."""
+    if not isinstance(p, ABCParametrization):
+        raise TypeError(f"classify() needs an ABCParametrization (e.g. tensorprog.preset('mup', "
+                        f"depth=2)), got {type(p).__name__}")
     core = _core(p)
     L = p.depth
     c_min = min_stable_c(p)
