@@ -437,11 +437,12 @@ class Program:
 
     # ----------------------------------------------------------------- checks
     def _check_new_name(self, name: str, loc: SourceLoc | None) -> None:
-        if not isinstance(name, str) or not NAME_PATTERN.match(name) or keyword.iskeyword(name):
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
             raise ProgramError(
-                f"'{name}' is not a valid name", loc=loc, hint="use letters, digits and _"
+                f"'{name}' is not a valid name", loc=loc,
+                hint="use ASCII letters, digits and _, not starting with a digit",
             )
-        if name in RESERVED:
+        if name in RESERVED or keyword.iskeyword(name):
             raise ProgramError(
                 f"'{name}' is reserved", loc=loc, hint=f"rename it, e.g. '{name}_'"
             )

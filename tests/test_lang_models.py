@@ -145,6 +145,11 @@ EXPECTED = {
         kinds=["Nonlin s1", "Nonlin _s2_1 MatMul _s2_2 Nonlin s2",
                "Nonlin _s3_1 MatMul _s3_2 Nonlin s3", "Moment f"],
     ),
+    "rnn_linear": dict(  # the README's model: roles left to the default
+        params={"U": "vector", "W": "hidden", "nV": "vector"},
+        inputs=["xi1", "xi2", "xi3"], outputs=["f"],
+        kinds=["Nonlin s1", "MatMul _s2_1 Nonlin s2", "MatMul _s3_1 Nonlin s3", "Moment f"],
+    ),
     "mlp_bias": dict(
         params={"U": "input", "b1": "bias", "W": "hidden", "b2": "bias", "nV": "output"},
         inputs=["xi"], outputs=["f"],
