@@ -24,7 +24,7 @@ FLINT = ["flint", "flint-sparse", "flint-kronecker"]
 
 
 def mup_depth1(phi, eta, steps: int) -> Program:
-    """Depth-1 μP SGD with ξ_t = (−1)^t, y_t = 1 written out by hand (design.md §3)."""
+    """Depth-1 μP SGD with ξ_t = (−1)^t, y_t = 1 written out by hand (TP4 Theorem 6.1)."""
     dphi = sp.diff(phi, x)
     p = Program("depth1_steps")
     e = p.scalar("eta", eta)
@@ -72,7 +72,7 @@ def test_literal_expand_route_identical_to_flint(p):
 def test_literal_expand_route_on_sgd_steps():
     p = mup_depth1(x**2, F(1, 50), 2)
     lim = derive_limit(p, backend="expand", expectation="isserlis")
-    assert lim["f_1"] == sp.Rational(2189, 15625)  # design.md §3: 7η + 12η³
+    assert lim["f_1"] == sp.Rational(2189, 15625)  # 7η + 12η³ by hand (TP4 Thm 6.1)
     assert lim.outputs == derive_limit(p, backend="flint").outputs
 
 
@@ -84,7 +84,7 @@ def test_flint_identical_to_plain_on_sgd_steps(phi):
         lim = derive_limit(p, backend=backend)
         assert lim.outputs == ref.outputs, backend
     if phi == x**2:
-        # design.md §3 by hand: f1 = 7η + 12η³ for η = 1/50.
+        # By hand (TP4 Theorem 6.1, Eqs. 18–19): f1 = 7η + 12η³ for η = 1/50.
         assert ref["f_1"] == sp.Rational(2189, 15625)
         # The packed route (Kronecker products, parity deflation, moment correlation) ran.
         counts = derive_limit(p, backend="flint")._engine.B.counts
@@ -114,7 +114,8 @@ def test_flint_linear_path_matches_corollary_6_2():
 
 
 def _moment(alpha, pivots):
-    """E[∏ u_k^{a_k}] = ∏ (a_k − 1)!! d_k^{a_k/2} (design.md §2), written independently."""
+    """E[∏ u_k^{a_k}] = ∏ (a_k − 1)!! d_k^{a_k/2} for independent centred Gaussians u_k
+    of variances d_k (zero if some a_k is odd), written independently."""
     out = F(1)
     for a, d in zip(alpha, pivots):
         if a % 2:

@@ -1,7 +1,7 @@
 """Tests of `tensorprog classify`, run through the dispatcher tensorprog.cli.main.
 
-Expected values: TP4 (shared/papers/002) Table 1 and Definition 5.1, and 001 Table 2, as
-transcribed in the comments; hand derivations where noted.
+Expected values: TP4 (Yang & Hu, arXiv:2011.14522) Table 1 and Definition 5.1, and Chen et al.
+(arXiv:2503.09565) Table 2, as transcribed in the comments; hand derivations where noted.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def test_custom_abc_equals_preset(capsys) -> None:
 
 
 def test_layerwise_form_from_001_table2(capsys) -> None:
-    # 001 Table 2, μP with one hidden layer between input and output (L = 2):
+    # Chen et al. Table 2, μP with one hidden layer between input and output (L = 2):
     # Var (1, n^-1, n^-2) and LR (η n, η, η n^-1).
     [d] = run_json(capsys, "--var-exp", "0,-1,-2", "--lr-exp", "1,0,-1")
     assert d["parametrization"]["a"] == ["-1/2", "0", "1/2"]

@@ -1,7 +1,8 @@
-"""`tensorprog features`: 001 Table 1 in the limit, per-layer details, JSON, bad input.
+"""`tensorprog features`: Chen et al. Table 1 in the limit, per-layer details, JSON, bad input.
 
 The Table 1 expectations (feature learning ✗ ✗ ✓ ✓, richness Rich Rich Low Rich for SP, NTP,
-IP, μP) are the paper's (shared/papers/001 Table 1), not the program's own column.
+IP, μP) are the paper's (Chen, Yang, Zhao & Gu, arXiv:2503.09565, Table 1), not the program's
+own column.
 """
 
 from __future__ import annotations

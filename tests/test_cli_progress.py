@@ -1,9 +1,10 @@
 """Progress bar, --mode float and budget options of `tensorprog derive` / `tensorprog mlp`.
 
-Expected values: f1 = 7η + 12η³ = 2189/15625 for programs/depth1_x2_one_step.tp (design.md §3
-by hand). Z^{nV1} = nV0 − η χ₀ x0 with η = 1/50, χ₀ = −1 has the coefficient 1/50 (numerator
-+ denominator = 3 digits) times the innovation variances, so a 3-digit budget must stop there or
-earlier; the test checks that the refusal is located at that line (22) of the file.
+Expected values: f1 = 7η + 12η³ = 2189/15625 for programs/depth1_x2_one_step.tp (by hand from
+TP4 Theorem 6.1, Eqs. 18–19 with φ = x²). Z^{nV1} = nV0 − η χ₀ x0 with η = 1/50, χ₀ = −1 has the
+coefficient 1/50 (numerator + denominator = 3 digits) times the innovation variances, so a
+3-digit budget must stop there or earlier; the test checks that the refusal is located at that
+line (22) of the file.
 """
 
 from __future__ import annotations

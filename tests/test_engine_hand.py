@@ -23,8 +23,8 @@ def Q(v) -> sp.Rational:
 
 @pytest.mark.parametrize("zdot,expectation", ROUTES)
 def test_zdot_hand_check(zdot, expectation):
-    """design.md §1: a = Wᵀx, c = a³, b = W c ⇒ Z^b = Ẑ^{Wc} + 3 Z^x:
-    E[b x] = 3 E[x²] = 3 and E[b²] = E[c²] + 9 = 15 + 9 = 24."""
+    """ZDot (TP4 Definition 7.3; docs/engine.md): a = Wᵀx, c = a³, b = W c ⇒
+    Z^b = Ẑ^{Wc} + 3 Z^x: E[b x] = 3 E[x²] = 3 and E[b²] = E[c²] + 9 = 15 + 9 = 24."""
     p = Program()
     xv = p.vector("x")
     W = p.matrix("W")
@@ -46,7 +46,7 @@ def test_zdot_hand_check(zdot, expectation):
 @pytest.mark.parametrize("xi1", [1, -1])
 def test_depth1_quadratic_one_step(eta, xi1):
     """φ = x², ξ0 = y0 = 1: f0 = E[B A²] = 0, χ0 = -1, nV1 = B + ηA², U1 = A(1 + 2ηB), so
-    f1 = E[(B + ηA²) A² (1+2ηB)²] = 4η + 3η(1 + 4η²) = 7η + 12η³ (design.md §3)."""
+    f1 = E[(B + ηA²) A² (1+2ηB)²] = 4η + 3η(1 + 4η²) = 7η + 12η³ (TP4 Theorem 6.1)."""
     lim = derive_limit(depth1(x**2, eta, 1, 1, xi1))
     assert lim["f0"] == 0
     assert lim["f1"] == Q(7 * eta + 12 * eta**3)

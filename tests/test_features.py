@@ -1,6 +1,7 @@
-"""Feature-learning diagnostics in the limit (tensorprog.features; 001 §1, Table 1, Thm 4.5).
+"""Feature-learning diagnostics in the limit (tensorprog.features;
+Chen, Yang, Zhao & Gu, arXiv:2503.09565, §1, Table 1, Theorem 4.5).
 
-Expected values are derived by hand in each docstring (μP conventions of design.md §3 / TP4
+Expected values are derived by hand in each docstring (μP conventions of docs/mlp.md / TP4
 Def. 5.1: h¹ = Σ_k ξ_k U_k with U_k, nV iid N(0, 1); W^l entries N(0, 1/n); MSE χ = f − y)
 or come from finite-width training (tensorprog.training, which shares no code with the limit).
 """
@@ -116,7 +117,7 @@ def test_kernel_regime_features_do_not_move(preset):
 
 
 def test_kernel_regime_init_grams_by_hand_in_odd_input_dimensions():
-    """The first-layer convention, derived from design.md §3 / TP4 §3.1 (no 1/d): a stable
+    """The first-layer convention, derived from TP4 §3.1 and docs/mlp.md (no 1/d): a stable
     parametrization has a_1 + b_1 = 0, so W¹ has i.i.d. N(0, 1) entries (the builder's columns
     U_k ~ N(0, 1), the trainer's std n^{-(a_1+b_1)} = 1) and h¹(ξ) = Σ_k ξ_k U_k, hence
 
@@ -140,7 +141,7 @@ def test_kernel_regime_init_grams_by_hand_in_odd_input_dimensions():
 
 
 def test_mup_depth2_linear_one_step_by_hand():
-    """Depth 2, φ = x, d = 1, one SGD step on ξ = 1 → y = 1, probe ξ = 1 (design.md §3).
+    """Depth 2, φ = x, d = 1, one SGD step on ξ = 1 → y = 1, probe ξ = 1 (docs/mlp.md).
     f_0 = E[nV Ẑ^{WU}] = 0, χ_0 = −1; backward dh² = nV, dh¹ = Wᵀ nV. Updates:
     U_1 = U + η WᵀnV, W_1 = W + η nV x¹_0ᵀ/n. At the probe:
 
@@ -312,8 +313,8 @@ def test_gram_entries_match_finite_width(width):
 def test_ip_collapse_at_finite_width():
     """The limit (as printed by `tensorprog features --table`, same setting) has a singular
     final h² Gram: λ_min = 0 exactly. At width n, h²_T = W²_0 x¹_T + ΔW² x¹_T where W²_0 has
-    N(0, n⁻²) entries (001 Table 2), so its term is O(n^{-1/2}) per coordinate, while ΔW² x¹_T
-    lies in the span of the two backward vectors: the normalized Gram (1/n)HᵀH / tr is a
+    N(0, n⁻²) entries (Chen et al. Table 2), so its term is O(n^{-1/2}) per coordinate, while
+    ΔW² x¹_T lies in the span of the two backward vectors: the normalized Gram (1/n)HᵀH / tr is a
     rank-2 Θ(1) matrix plus Θ(1/n), and its λ_min should fall like 1/n — ×4 width, ÷4.
     Accept ÷ > 2.5 (n^{-1/2} would give 2) and n·λ_min/tr in [1, 10] at both widths.
     Measured (8 seeds): 0.00666 ± 0.0002 at 512, 0.00194 ± 0.00006 at 2048 (÷ 3.4;

@@ -51,8 +51,8 @@ def test_correlated_initial_vectors_sampled_with_their_covariance():
 
 
 def test_simulation_converges_to_hand_limits():
-    """m1 → 3, m2 → 24 (design.md §1). Tolerance: 6 standard errors over 8 seeds, plus an O(1/n)
-    bias allowance of 24·10/n."""
+    """m1 → 3, m2 → 24 (the ZDot example of docs/engine.md). Tolerance: 6 standard errors over 8
+    seeds, plus an O(1/n) bias allowance of 24·10/n."""
     sim = simulate(zdot_program(), 3000, 8)
     for name, limit in [("m1", 3), ("m2", 24)]:
         assert abs(sim.mean(name) - limit) < 6 * sim.stderr(name) + 240 / 3000

@@ -37,7 +37,7 @@ def zdot_program() -> Program:
 
 @pytest.mark.parametrize("zdot,expectation", ROUTES)
 def test_float_mode_hand_check(zdot, expectation):
-    """design.md §1: Z^b = Ẑ^{Wc} + 3 Z^x, so E[b x] = 3 and E[b²] = 15 + 9 = 24."""
+    """ZDot (docs/engine.md): Z^b = Ẑ^{Wc} + 3 Z^x, so E[b x] = 3 and E[b²] = 15 + 9 = 24."""
     lim = derive_limit(zdot_program(), mode="float", zdot=zdot, expectation=expectation)
     assert lim.mode == "float" and lim.domain == "float64"
     assert not lim.is_exact("m1") and isinstance(lim["m1"], sp.Float)

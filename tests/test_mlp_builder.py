@@ -1,7 +1,8 @@
 """Structure, naming, exactness and input validation of mlp_program.
 
-Expected values: the conventions of design.md §3 / docs/mlp.md (which objects are initial
-vectors and matrices, output names), and the error contract of CONTEXT.md.
+Expected values: the conventions of docs/mlp.md (TP4 Definition 5.1 with all constants 1: which
+objects are initial vectors and matrices, output names), and bad input refused with a
+TensorProgError that names the problem.
 """
 
 from __future__ import annotations

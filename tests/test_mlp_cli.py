@@ -1,7 +1,7 @@
 """`tensorprog mlp` and `tensorprog figure4` end to end.
 
-Expected values: the hand-derived f₁ = 7η + 12η³ (design.md §3) for the depth-1 x² net, and the
-files and exit codes the commands promise.
+Expected values: f₁ = 7η + 12η³ for the depth-1 x² net (by hand from TP4 Theorem 6.1,
+Eqs. 18–19 with φ = x²), and the files and exit codes the commands promise.
 """
 
 from __future__ import annotations

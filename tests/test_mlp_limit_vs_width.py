@@ -15,7 +15,8 @@ The test also checks its own power: normal and decoupled limits differ by more t
 tolerance, so mixing them up (or dropping the ZDot term) would fail.
 
 Step sizes are small (η = 1/10 for φ = x, 1/100 for φ = x²): quadratic nets have heavy
-tails that, at larger η, make finite-width runs blow up on a few coordinates (design.md §2).
+tails that, at larger η, make finite-width runs blow up on a few coordinates (docs/mlp.md,
+"TP4 Figure 4").
 """
 
 from __future__ import annotations

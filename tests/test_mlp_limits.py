@@ -3,7 +3,7 @@
 * depth 1, φ = x: TP4 Corollary 6.2's recursion, run here with Fractions (the corollary is
   stated for learning rate 1; with η each update is multiplied by η, as in Theorem 6.1's
   derivation: nV ← nV − ηχx, U ← U − ηχξ nV φ'(h)).
-* depth 1, φ = x², ξ₀ = y₀ = 1: f₁ = 7η + 12η³ (hand derivation, design.md §3).
+* depth 1, φ = x², ξ₀ = y₀ = 1: f₁ = 7η + 12η³ (by hand, TP4 Theorem 6.1 with φ = x²).
 * depth 2, φ = x, one step, hand derivations from TP4 §6.2–6.3: with χ₀ = −y₀ (f₀ = 0),
   decoupled f₁ = −2ηχ₀ξ₀ξ₁ (Thm 6.3: E[nV₁ Z^{h̄₁}] with Z^{h̄₁} = Z^{Wx₁} − ηχ₀ nV E[x₀x₁]),
   normal f₁ = −3ηχ₀ξ₀ξ₁ (Eq. 28: the extra Ż^{Wx₁} = −ηχ₀ξ₀ξ₁ Z^{nV}).

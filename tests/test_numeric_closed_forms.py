@@ -1,4 +1,4 @@
-"""Numeric limits against closed forms from the literature (issue 6).
+"""Numeric limits against closed forms from the literature.
 
 NNGP of a 2-layer network written as a program: u, v = the first-layer preactivations of two
 inputs (jointly Gaussian with covariance Σ), a = φ(u), b = φ(v), h_a = W a, h_b = W b with

@@ -57,7 +57,8 @@ def zdot_program(phi, vx=1, s2=1) -> Program:
 
 @pytest.mark.parametrize("method", ["quadrature", "mc"])
 def test_zdot_hand_check(method):
-    """design.md §1: a = Wᵀx, c = a³, b = Wc ⇒ Z^b = Ẑ^{Wc} + 3Z^x: E[bx] = 3, E[b²] = 24."""
+    """ZDot (TP4 Definition 7.3; worked in docs/engine.md): a = Wᵀx, c = a³, b = Wc ⇒
+    Z^b = Ẑ^{Wc} + 3Z^x: E[bx] = 3, E[b²] = 24."""
     lim = derive_limit(zdot_program(lambda a: a**3), mode="numeric", method=method)
     assert lim.method == method
     assert within(lim, "m1", 3) and within(lim, "m2", 24)
@@ -181,8 +182,8 @@ def test_piecewise_on_particles():
 
 
 def test_depth1_quadratic_exact_by_quadrature():
-    """design.md §3: φ = x², η = 1/50, ξ0 = y0 = 1: f1 = 7η + 12η³ = 2189/15625 (2 atoms, so
-    auto uses quadrature, exact for polynomials)."""
+    """TP4 Theorem 6.1 by hand: φ = x², η = 1/50, ξ0 = y0 = 1: f1 = 7η + 12η³ = 2189/15625
+    (2 atoms, so auto uses quadrature, exact for polynomials)."""
     lim = derive_limit(depth1(X**2, F(1, 50), 1, 1, 1), mode="numeric")
     assert lim.method == "quadrature" and lim.options["dims"] == 2
     assert abs(float(lim["f1"]) - 2189 / 15625) < 1e-12

@@ -1,6 +1,6 @@
-"""Numeric limits of μP training against an independent finite-width training (issue 6).
+"""Numeric limits of μP training against an independent finite-width training.
 
-The program is written here by hand (TP4 §6.3 extended to T steps, conventions of design.md §3;
+The program is written here by hand (TP4 §6.3 extended to T steps, conventions of docs/mlp.md;
 no builder involved), and the reference is a plain numpy network trained by real backprop and
 SGD on actual n × n matrices — it shares no code with tensorprog.
 

@@ -1,7 +1,9 @@
-"""Tests of the abc-parametrization classifier (issue 5, part 1).
+"""Tests of the abc-parametrization classifier.
 
-Expected values are transcribed from the papers (TP4 = shared/papers/002, Yang & Hu; "001" =
-shared/papers/001, Chen-Yang-Zhao-Gu) or derived by hand in the comments next to them; none is
+Expected values are transcribed from the papers (TP4 = Yang & Hu, "Tensor Programs IV: Feature
+Learning in Infinite-Width Neural Networks", arXiv:2011.14522; Chen et al. = Chen, Yang, Zhao &
+Gu, "Global Convergence and Rich Feature Learning in L-Layer Infinite-Width Neural Networks under
+μP Parametrization", arXiv:2503.09565) or derived by hand in the comments next to them; none is
 produced by the code under test.
 """
 
@@ -36,7 +38,7 @@ from tensorprog.parametrization.classify import DEGENERATE, FEATURE_LEARNING, KE
 H = Fraction(1, 2)
 
 # ---------------------------------------------------------------------------------------------
-# TP4 Table 1, transcribed from shared/papers/002 (the <table> after footnote 14). Piecewise
+# TP4 Table 1 (§3, the table after footnote 14), transcribed. Piecewise
 # entries are written as functions of (l, L) exactly as the table's cases read. Blank cells of
 # the "Feature Learning?" / "Kernel Regime?" rows are False.
 # ---------------------------------------------------------------------------------------------
@@ -116,10 +118,10 @@ def test_presets_match_paper_definitions(L: int) -> None:
     assert preset("ntp", L) == ABCParametrization([0] + [H] * L, [0] * (L + 1), 0)
 
 
-# shared/papers/001 Table 2 ("Init. Var." and "LR" per layer), as exponents of n:
+# Chen et al. Table 2 ("Init. Var." and "LR" per layer), as exponents of n:
 # Var W = n^v, LR = η n^γ, rows (Input W^1, Hidden W^l, Output W^{L+1}).
 TABLE2_001 = {
-    "sp_lr_1/n": {"var": (0, -1, -1), "lr": (-1, -1, -1)},  # 001's "SP" column
+    "sp_lr_1/n": {"var": (0, -1, -1), "lr": (-1, -1, -1)},  # Chen et al.'s "SP" column
     "ntp": {"var": (0, -1, -1), "lr": (0, -1, -1)},
     "ip": {"var": (0, -2, -2), "lr": (1, 0, -1)},
     "mup": {"var": (0, -1, -2), "lr": (1, 0, -1)},
@@ -137,7 +139,7 @@ def test_presets_match_001_table2(name: str, L: int) -> None:
 
 
 def test_ip_preset_abc_by_hand() -> None:
-    # From 001 Table 2 with c = 0: 2a_l = -γ_l and a_l + b_l = -v_l/2.
+    # From Chen et al. Table 2 with c = 0: 2a_l = -γ_l and a_l + b_l = -v_l/2.
     # γ = (1, 0, 0, -1), v = (0, -2, -2, -2)  =>  a = (-1/2, 0, 0, 1/2), b = (1/2, 1, 1, 1/2).
     assert preset("ip", 3) == ABCParametrization([-H, 0, 0, H], [H, 1, 1, H], 0)
 
@@ -170,7 +172,7 @@ def test_mfp_equals_mup_up_to_symmetry() -> None:
     assert equivalent(mfp, mup) and canonical(mfp) == mup
     assert classify(mfp).invariant_view() == classify(mup).invariant_view()
     assert "mup" in classify(mfp).equivalent_presets
-    # IP at L = 1 (001 Table 2) is the same parametrization as μP at L = 1.
+    # IP at L = 1 (Chen et al. Table 2) is the same parametrization as μP at L = 1.
     assert preset("ip", 1) == mup
 
 
@@ -200,13 +202,14 @@ def test_mup_maximal_everything() -> None:
 
 
 def test_001_table1_feature_learning_column() -> None:
-    # 001 Table 1: Feature Learning  SP ✗, NTP ✗, μP ✓ (001's SP is sp_lr_1/n, see Table 2);
-    # 001's experiments use three hidden layers (App. A).
+    # Chen et al. Table 1: Feature Learning  SP ✗, NTP ✗, μP ✓ (their SP is sp_lr_1/n, see
+    # Table 2); their experiments use three hidden layers (App. A).
     assert classify(preset("sp_lr_1/n", 3)).feature_learning is False
     assert classify(preset("ntp", 3)).feature_learning is False
     assert classify(preset("mup", 3)).feature_learning is True
-    # 001 Table 1 marks IP ✓ from experiments; TP4's theorems do not cover IP at L >= 2 because
-    # IP violates Eq. (6) (hidden preactivations vanish at initialization), so we say nothing.
+    # Chen et al. Table 1 marks IP ✓ from experiments; TP4's theorems do not cover IP at L >= 2
+    # because IP violates Eq. (6) (hidden preactivations vanish at initialization), so we say
+    # nothing.
     k = classify(preset("ip", 3))
     assert k.feature_learning is None and k.regime == DEGENERATE
 

@@ -8,7 +8,8 @@ Sources of expected values:
 * finite-width training (tensorprog.training.train_mlp, real matrices and backprop): per seed,
   kernel GD is run from that seed's own f_0, and the discrepancy must shrink like n^{-1/2}
   (fixed seeds; margins explained at each test);
-* μP one step, depth 1, φ = x²: f₁ = 7η + 12η³ (design.md §3, derived by hand there).
+* μP one step, depth 1, φ = x²: f₁ = E[(B + ηA²) A² (1 + 2ηB)²] = 7η + 12η³ with A, B iid
+  N(0, 1) (TP4 Theorem 6.1, Eqs. 18–19 with φ = x², by hand).
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ def test_initial_output_is_the_nngp_and_the_loss_mean_is_exact():
 def test_mup_limit_is_not_kernel_gd():
     """μP, depth 1, φ = x², one step on ξ = 1, y = 1, η = 1/2 (f_0 = 0, χ_0 = −1).
     Linearized (kernel) dynamics: f₁ = η K(1,1) = 7η = 7/2 (K by hand as in
-    test_depth1_kernels_by_hand). True μP limit: f₁ = 7η + 12η³ = 5 (design.md §3).
+    test_depth1_kernels_by_hand). True μP limit: f₁ = 7η + 12η³ = 5 (TP4 Theorem 6.1, by hand).
     The real μP network at width 4096 (64 seeds) agrees with 5, not with 7/2: the tolerance
     is 4 standard errors + 10/√n for finite-width bias."""
     from tensorprog.builders.mlp import mlp_program
