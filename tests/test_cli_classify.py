@@ -52,7 +52,7 @@ def test_custom_abc_equals_preset(capsys) -> None:
     assert custom[0]["equivalent_presets"] == ["mup"]
 
 
-def test_layerwise_form_from_001_table2(capsys) -> None:
+def test_layerwise_form_from_chen_table2(capsys) -> None:
     # Chen et al. Table 2, μP with one hidden layer between input and output (L = 2):
     # Var (1, n^-1, n^-2) and LR (η n, η, η n^-1).
     [d] = run_json(capsys, "--var-exp", "0,-1,-2", "--lr-exp", "1,0,-1")

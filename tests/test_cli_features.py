@@ -24,7 +24,7 @@ def run(capsys, *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_table_reproduces_001_table_1(capsys):
+def test_table_reproduces_chen_table_1(capsys):
     code, out, _ = run(capsys, "features", "--table")
     assert code == 0
     lines = out.splitlines()

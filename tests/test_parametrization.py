@@ -120,7 +120,7 @@ def test_presets_match_paper_definitions(L: int) -> None:
 
 # Chen et al. Table 2 ("Init. Var." and "LR" per layer), as exponents of n:
 # Var W = n^v, LR = η n^γ, rows (Input W^1, Hidden W^l, Output W^{L+1}).
-TABLE2_001 = {
+CHEN_TABLE2 = {
     "sp_lr_1/n": {"var": (0, -1, -1), "lr": (-1, -1, -1)},  # Chen et al.'s "SP" column
     "ntp": {"var": (0, -1, -1), "lr": (0, -1, -1)},
     "ip": {"var": (0, -2, -2), "lr": (1, 0, -1)},
@@ -128,10 +128,10 @@ TABLE2_001 = {
 }
 
 
-@pytest.mark.parametrize("name", list(TABLE2_001))
+@pytest.mark.parametrize("name", list(CHEN_TABLE2))
 @pytest.mark.parametrize("L", [1, 2, 3, 4])
-def test_presets_match_001_table2(name: str, L: int) -> None:
-    row = TABLE2_001[name]
+def test_presets_match_chen_table2(name: str, L: int) -> None:
+    row = CHEN_TABLE2[name]
     expand = lambda t: (t[0],) + (t[1],) * (L - 1) + (t[2],)  # noqa: E731
     var, lr = preset(name, L).effective()
     assert var == tuple(sp.Integer(x) for x in expand(row["var"]))
@@ -201,7 +201,7 @@ def test_mup_maximal_everything() -> None:
         assert k.logits_vanish_at_init
 
 
-def test_001_table1_feature_learning_column() -> None:
+def test_chen_table1_feature_learning_column() -> None:
     # Chen et al. Table 1: Feature Learning  SP ✗, NTP ✗, μP ✓ (their SP is sp_lr_1/n, see
     # Table 2); their experiments use three hidden layers (App. A).
     assert classify(preset("sp_lr_1/n", 3)).feature_learning is False

@@ -44,7 +44,7 @@ class Source:
         self.filename = filename
         # split on "\n" only: the lexer counts lines the same way
         self.lines = [ln.rstrip("\r") for ln in text.split("\n")]
-        self._shown: dict[int, str] = {}  # one shared copy of each line a location refers to
+        self._shown: dict[int, str] = {}  # one cached copy of each line a location refers to
 
     def loc(self, line: int, col: int) -> SourceLoc:
         shown = self._shown.get(line)
