@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         except TensorProgError as e:
             field = getattr(e, "field", None)
             if isinstance(e, BudgetExceeded) and field in _BUDGET_FLAGS:
-                e.hint = f"raise {_BUDGET_FLAGS[field]} or use --mode float (float64 " \
-                    "coefficients: cost set by the number of terms, not digits)"
+                e.hint = f"raise {_BUDGET_FLAGS[field]}" + (
+                    " or use --mode float (float64 coefficients: cost set by the number of "
+                    "terms, not digits)" if hasattr(args, "mode") else "")
             print(e.format(), file=sys.stderr)
             return 1
         finally:
@@ -66,6 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        # A size no estimate caught (the estimates refuse most before they start).
+        print("error: out of memory\n  hint: use a smaller width, fewer seeds or steps, or a "
+              "smaller --max-memory-mb budget where the command has one", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (``tensorprog ... | head``): stop quietly, as Unix tools do.
         # Point stdout at /dev/null so the interpreter's final flush cannot fail again.

@@ -16,7 +16,9 @@ import sympy as sp
 
 from ..errors import TensorProgError
 from ..result import approx_text, exact_text
+from ._budget import add_budget_options, budget_from_args
 from ._output import print_json
+from ._progress import add_progress_options, progress_from_args
 from .mlp import parse_examples
 from .regime import add_parametrization_options, parametrization_from_args
 
@@ -53,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--kind", choices=("h", "x"), default="h",
                    help="preactivations h (as Chen et al.) or activations x")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_budget_options(p)
+    add_progress_options(p)
     p.set_defaults(func=run)
 
 
@@ -104,19 +108,25 @@ def _run(args: argparse.Namespace) -> int:
 
     inputs, targets, probes = _data(args)
     depth = DEFAULTS["depth"] if args.depth is None else args.depth
-    common = dict(kind=args.kind, batch_size=args.batch_size)
-    if args.table:
-        diags = [
-            feature_limit(name, depth, args.activation, inputs, targets, args.lr, probes,
-                          **common)  # fmt: skip
-            for name in TABLE_ROWS
-        ]
-    else:
-        if args.depth is None:
-            args.depth = depth
-        par = parametrization_from_args(args)
-        diags = [feature_limit(par, par.depth, args.activation, inputs, targets, args.lr,
-                               probes, **common)]  # fmt: skip
+    bar = progress_from_args(args)
+    common = dict(kind=args.kind, batch_size=args.batch_size,
+                  derive_options={"budget": budget_from_args(args), "progress": bar})
+    try:
+        if args.table:
+            diags = [
+                feature_limit(name, depth, args.activation, inputs, targets, args.lr, probes,
+                              **common)  # fmt: skip
+                for name in TABLE_ROWS
+            ]
+        else:
+            if args.depth is None:
+                args.depth = depth
+            par = parametrization_from_args(args)
+            diags = [feature_limit(par, par.depth, args.activation, inputs, targets, args.lr,
+                                   probes, **common)]  # fmt: skip
+    finally:
+        if bar is not None:
+            bar.close()
     if args.json:
         print_json({"diagnostics": [D.to_dict() for D in diags]})
         return 0

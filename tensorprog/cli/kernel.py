@@ -8,6 +8,7 @@ from fractions import Fraction
 import sympy as sp
 
 from ..errors import TensorProgError
+from ..result import abbreviate, latex_value
 from ._budget import add_budget_options, budget_from_args
 from ._output import exact_text, number_items, print_json
 from ._progress import add_progress_options, progress_from_args
@@ -32,6 +33,10 @@ def parse_inputs(text: str) -> list[list[sp.Rational]]:
     return [[parse_rational(c) for c in number_items(r, "--inputs")] for r in rows]
 
 
+#: Deeper kernels take minutes to build before any budget applies (and are rarely the question).
+MAX_DEPTH = 10_000
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "kernel",
@@ -54,8 +59,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..kernels import mlp_kernels
 
-    if args.depth < 1:
-        raise TensorProgError(f"--depth must be at least 1, got {args.depth}")
+    if not 1 <= args.depth <= MAX_DEPTH:
+        raise TensorProgError(f"--depth must be between 1 and {MAX_DEPTH:,}, got {args.depth}",
+                              hint="the kernel program grows linearly with the depth")
     xs = parse_inputs(args.inputs)
     bar = progress_from_args(args)
     try:
@@ -73,11 +79,24 @@ def run(args: argparse.Namespace) -> int:
             "exact": True,
         })
     elif args.latex:
-        print(r"K_{\mathrm{NNGP}} = " + sp.latex(k.nngp))
-        print(r"\Theta_{\mathrm{NTK}} = " + sp.latex(k.ntk))
+        print(r"K_{\mathrm{NNGP}} = " + _latex_matrix(k.nngp))
+        print(r"\Theta_{\mathrm{NTK}} = " + _latex_matrix(k.ntk))
     else:
         print("NNGP (exact):")
-        sp.pprint(k.nngp, use_unicode=True)
+        print(_text_matrix(k.nngp))
         print("NTK (exact):")
-        sp.pprint(k.ntk, use_unicode=True)
+        print(_text_matrix(k.ntk))
     return 0
+
+
+def _text_matrix(M: sp.Matrix) -> str:
+    """Rows of exact values, aligned; numbers too long for a terminal abbreviated (--json and
+    --latex print them whole). sympy's pretty printer fails past 4300-digit integers."""
+    cells = [[abbreviate(exact_text(M[i, j])) for j in range(M.cols)] for i in range(M.rows)]
+    width = max((len(c) for row in cells for c in row), default=0)
+    return "\n".join("[ " + "  ".join(c.rjust(width) for c in row) + " ]" for row in cells)
+
+
+def _latex_matrix(M: sp.Matrix) -> str:
+    rows = [" & ".join(latex_value(M[i, j]) for j in range(M.cols)) for i in range(M.rows)]
+    return "\\begin{pmatrix} " + " \\\\ ".join(rows) + " \\end{pmatrix}"

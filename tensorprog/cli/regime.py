@@ -19,12 +19,18 @@ import math
 import numpy as np
 import sympy as sp
 
+from ..budget import default_memory_mb
 from ..builders.mlp import BATCH_REDUCTIONS, LOSSES
 from ..errors import ParametrizationError, TensorProgError
 from ..parametrization import preset, preset_names
 from ._output import print_json
 from .classify import _custom
 from .mlp import parse_examples
+
+#: Deepest network the parametrization commands accept (classify at this depth: ~3 s).
+MAX_DEPTH = 10_000
+#: Most seeds `regime --width` trains (each a whole SGD run of the real network).
+MAX_SEEDS = 100_000
 
 
 def add_parametrization_options(p: argparse.ArgumentParser) -> None:
@@ -47,6 +53,10 @@ def parametrization_from_args(args: argparse.Namespace):
     if args.preset:
         if args.depth is None:
             raise ParametrizationError("--preset needs --depth", hint="e.g. --depth 2")
+        if args.depth > MAX_DEPTH:
+            raise ParametrizationError(
+                f"--depth {args.depth:,} is more than {MAX_DEPTH:,}",
+                hint="every command that reads --depth builds per-layer objects")
         return preset(args.preset, args.depth)
     if len(custom) != 1:
         raise ParametrizationError(
@@ -94,6 +104,18 @@ def _matrix_text(M: sp.Matrix) -> list[str]:
     return ["  [" + "  ".join(c.rjust(w) for c in row) + "]" for row in cells]
 
 
+def _check_network_size(depth: int, n: int) -> None:
+    """Refuse a real network that cannot fit: L − 1 hidden n × n matrices and a few dozen
+    width-n vectors per layer, in float64."""
+    mb = ((depth - 1) * n * n + 32 * depth * n) * 8 / 2**20
+    limit = default_memory_mb()
+    if mb > limit:
+        raise TensorProgError(
+            f"--width {n:,} needs ~{mb / 1024:,.1f} GiB for the real network; about "
+            f"{limit / 1024:,.1f} GiB are available",
+            hint="use a smaller --width (hidden matrices grow like width²)")
+
+
 def run(args: argparse.Namespace) -> int:
     """Compute and print the kernel-regime limit."""
     from ..regimes import finite_width_comparison, kernel_regime_limit
@@ -117,8 +139,10 @@ def run(args: argparse.Namespace) -> int:
     gauss = R.gaussian() if R.spec.loss == "mse" else None
     comparison = None
     if args.width is not None:
-        if args.width < 1 or args.seeds < 1:
-            raise TensorProgError("--width and --seeds must be positive")
+        if args.width < 1 or not 1 <= args.seeds <= MAX_SEEDS:
+            raise TensorProgError(f"--width must be positive and --seeds between 1 and "
+                                  f"{MAX_SEEDS:,}")
+        _check_network_size(par.depth, args.width)
         comparison = finite_width_comparison(R, args.width, range(args.seeds))
     if args.json:
         out = R.to_dict()
