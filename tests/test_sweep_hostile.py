@@ -70,8 +70,8 @@ def _refused(text: str, match: str, where: tuple[int, int] | None = None) -> Spe
         # 10^9 learning rates: refused from `num`, the list is never built
         ("lr = { log2 = [-8, 0], num = 1000000000 }", "", r"lr\.num = 1000000000", (6, 30)),
         # 2^100000 would have 30103 digits (past CPython's 4300-digit str limit)
-        ("lr = { log2 = [0, 100000], num = 2 }", "", r"\|log2 η\| must be at most 1000", (6, 1)),
-        ("lr = { log2 = [-100000, 0], num = 2 }", "", r"out of range", (6, 1)),
+        ("lr = { log2 = [0, 100000], num = 2 }", "", r"\|log2 η\| must be at most 1000", (6, 19)),
+        ("lr = { log2 = [-100000, 0], num = 2 }", "", r"out of range", (6, 16)),
         ('lr = "1/10"', "width = 16\nseeds = 1000000000\n", r"'seeds' = 1000000000", (8, 9)),
         ('lr = "1/10"', "steps = 1000000000\n", r"'steps' = 1000000000 is more than", (7, 9)),
         ('lr = "1/10"', "steps = 1\nbatch_size = 1000000000\n", r"'batch_size'", (8, 14)),
