@@ -50,7 +50,9 @@ def hang_guard():
 
 
 def _spec(extra: str, lr: str = 'lr = "1/10"') -> str:
-    return HEAD + lr + "\n" + extra
+    """HEAD + lr + extra (an extra ``depth = ...`` replaces HEAD's, lines shift up by one)."""
+    head = HEAD.replace("depth = 1\n", "") if "depth =" in extra else HEAD
+    return head + lr + "\n" + extra
 
 
 def _refused(text: str, match: str, where: tuple[int, int] | None = None) -> SpecError:
@@ -75,6 +77,10 @@ def _refused(text: str, match: str, where: tuple[int, int] | None = None) -> Spe
         ('lr = "1/10"', "width = 16\nseeds = 1000000000\n", r"'seeds' = 1000000000", (8, 9)),
         ('lr = "1/10"', "steps = 1000000000\n", r"'steps' = 1000000000 is more than", (7, 9)),
         ('lr = "1/10"', "steps = 1\nbatch_size = 1000000000\n", r"'batch_size'", (8, 14)),
+        ('lr = "1/10"', "width = 1000000000000\n", r"width = 1000000000000 at depth 1", (7, 9)),
+        # (2 - 1)·30000² = 9·10^8 weights > 2^29 ≈ 5.4·10^8; the error names the width
+        ('lr = "1/10"', "depth = 2\nwidth = [64, 30000]\n", r"900,090,000 weights", (7, 14)),
+        ('lr = "1/10"', "depth = 100000000000000000000\n", r"'depth' = 1000000000000", (6, 9)),
         # 1000 × 1000 steps-batches: each point would train on 10^6 examples
         ('lr = "1/10"', "steps = 1000\nbatch_size = 1000\n", r"1,000,000 examples", (7, 9)),
     ],
@@ -117,7 +123,13 @@ def test_examples_of_all_points_are_bounded(monkeypatch):
 
 
 def test_sizes_at_the_bounds_are_accepted():
-    """The bounds are inclusive: |log2 η| = 1000 gives 2^1000 exactly (302 digits)."""
+    """The bounds are inclusive. Weights at depth 2, 1-d inputs: w² + 3w ≤ 2^29 = 536,870,912
+    holds for w = 23168 (536,825,728) and fails for 23169 (536,872,068). |log2 η| = 1000 gives
+    2^1000 exactly (302 digits)."""
+    two = _spec("depth = 2\nwidth = {}\n")
+    spec = parse_spec(two.format(23168), "h.toml", "1")
+    assert [p.params["width"] for p in spec.points] == [23168]
+    _refused(two.format(23169), "536,872,068 weights")
     spec = parse_spec(_spec("", "lr = { log2 = [-1000, 1000], num = 3 }"), "h.toml", "1")
     lrs = [p.params["lr"] for p in spec.points]
     assert lrs == [f"1/{2**1000}", "1", str(2**1000)]

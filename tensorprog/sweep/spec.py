@@ -91,6 +91,12 @@ MAX_BATCH_SIZE = 10**4
 MAX_POINT_EXAMPLES = 10**5
 #: most examples all points of a spec hold together (each point stores its cycled examples).
 MAX_SPEC_EXAMPLES = 10**7
+#: most weights (float64) of one finite-width network: (depth - 1)·width² + width·(dims + 2);
+#: 2^29 is 4 GiB (a width-4096 depth-2 run measured 145 MB for its 128 MB of weights), so a
+#: typo like width = 10^6 is an error, not a worker killed for memory.
+MAX_WEIGHTS = 2**29
+#: deepest MLP (its limit's program grows with depth × steps).
+MAX_DEPTH = 1000
 #: most digits of a number written in a spec, and largest |exponent| of a decimal like 1e-30.
 MAX_NUMBER_DIGITS = 1000
 MAX_DECIMAL_EXPONENT = 1000
@@ -431,6 +437,18 @@ def _check_size(r: _Reader, axes: dict[str, list[Any]], seeds: int, already: int
                      f"{MAX_POINTS:,} a sweep spec may hold",
                      hint=f"shorten the largest axis, '{key}' ({sizes.get(key, 1)} values), or "
                      "split the grid into several spec files run into the same --db")
+    dims = max([len(x[0]) for x in axes["inputs"] if x is not None]
+               + [d["dims"] for d in axes["data"] if d is not None] + [1])
+    for w in axes["width"]:
+        if w == "limit":
+            continue
+        L = max(axes["depth"])
+        weights = (L - 1) * w * w + w * (dims + 2)
+        if weights > MAX_WEIGHTS:
+            raise r.fail("width", f"width = {w} at depth {L} is a network of {weights:,} "
+                         f"weights: more than {MAX_WEIGHTS:,} (4 GiB of float64) per point",
+                         hint="widths up to a few thousand show the limit's behaviour; the "
+                         "limit itself is width = \"limit\"", needle=w)  # fmt: skip
     # examples each point trains on: steps × batch_size, or all inputs when steps = 0
     n_inputs = max([len(x) for x in axes["inputs"] if x is not None]
                    + [d["examples"] for d in axes["data"] if d is not None] + [1])
@@ -478,7 +496,7 @@ def _grid(r: _Reader, table: dict[str, Any], already: int = 0) -> list[dict[str,
             if key == "builder":
                 vals.append(r.choice(key, v, ("mlp",)))
             elif key == "depth":
-                vals.append(r.integer(key, v, 1))
+                vals.append(r.integer(key, v, 1, MAX_DEPTH))
             elif key == "batch_size":
                 vals.append(r.integer(key, v, 1, MAX_BATCH_SIZE))
             elif key == "steps":
