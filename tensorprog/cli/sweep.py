@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import TensorProgError
@@ -39,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="tcp://HOST:PORT of a running Dask scheduler, or 'serial' (in this "
                    "process; the reference); default: an embedded LocalCluster")  # fmt: skip
     p.add_argument("--workers", type=int, metavar="N",
-                   help="worker processes of the embedded LocalCluster (default: one per CPU)")
+                   help="worker processes of the embedded LocalCluster (default: one per CPU; "
+                   "at most 4 per CPU)")  # fmt: skip
     p.add_argument("--max-in-flight", type=int, metavar="K",
                    help="tasks submitted at once (default 4 × the cluster's threads, >= 8)")
     p.add_argument("--points-per-task", type=int, default=1, metavar="K",
@@ -60,6 +62,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def _not_the_db(args: argparse.Namespace, what: str) -> None:
+    """--out must never name the results database (or its -wal / -shm files): --force would
+    replace the results with a figure or a CSV."""
+    out, db = os.path.abspath(args.out), os.path.abspath(args.db)
+    same = out in (db, db + "-wal", db + "-shm", db + "-journal")
+    if not same and os.path.exists(out) and os.path.exists(db):
+        same = os.path.samefile(out, db)
+    if same:
+        raise TensorProgError(f"--out {args.out} is the results database --db {args.db}: "
+                              f"writing the {what} there would destroy the results",
+                              hint=f"give the {what} its own file name")  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     if args.spec == "export":
         return _export(args)
@@ -73,6 +88,7 @@ def _export(args: argparse.Namespace) -> int:
 
     if not args.out:
         raise TensorProgError("sweep export needs --out FILE")
+    _not_the_db(args, "export")
     check_output(args.out, force=args.force, what="export file")
     n = export(args.db, args.out, args.format)
     if args.json:
@@ -85,10 +101,12 @@ def _export(args: argparse.Namespace) -> int:
 def _plot(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ..sweep.plot import mutransfer_figure, optima_markdown
+    from ..sweep.plot import check_figure_path, mutransfer_figure, optima_markdown
 
     if not args.out:
         raise TensorProgError("sweep plot needs --out FILE.png")
+    check_figure_path(args.out, "--out")
+    _not_the_db(args, "figure")
     check_output(args.out, force=args.force, what="figure file")
     if not Path(args.db).exists():
         raise TensorProgError(f"{args.db}: no such database")
@@ -105,6 +123,10 @@ def _sweep(args: argparse.Namespace) -> int:
     from ..sweep import load_spec, parse_spec, run_sweep
     from ..sweep.presets import preset_text
     from ..sweep.progress import SweepProgress
+    from ..sweep.run import check_scheduler, check_workers
+
+    check_scheduler(args.scheduler, "--scheduler")  # before reading anything: cheap and clear
+    check_workers(args.workers, "--workers")
 
     if args.preset and args.spec:
         raise TensorProgError("give SPEC.toml or --preset, not both")
@@ -115,8 +137,6 @@ def _sweep(args: argparse.Namespace) -> int:
     else:
         raise TensorProgError("no sweep given", hint="tensorprog sweep SPEC.toml --db FILE, "
                               "or --preset mutransfer")  # fmt: skip
-    if args.workers is not None:
-        check_positive(args.workers, "--workers")
     if args.max_in_flight is not None:
         check_positive(args.max_in_flight, "--max-in-flight")
     check_positive(args.points_per_task, "--points-per-task")

@@ -16,7 +16,9 @@ Each result is committed as it arrives, so an interrupted sweep loses nothing it
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,13 @@ class ResultsDB:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        try:  # sqlite would block forever reading a FIFO: only regular files (or new ones)
+            mode = os.stat(self.path).st_mode
+        except OSError:
+            mode = None
+        if mode is not None and not stat.S_ISREG(mode):
+            raise TensorProgError(f"{path}: not a usable SQLite database (not a regular file)",
+                                  hint="give the path of a database file with --db")
         try:
             self.con = sqlite3.connect(self.path, timeout=30.0)
             self.con.execute("PRAGMA journal_mode=WAL")

@@ -14,10 +14,25 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from ..errors import TensorProgError
 from .db import ResultsDB, read_rows
 
 #: loss values above this count as diverged in the figure and the optima.
 CAP = 1e3
+#: figure formats (file extensions) the Agg backend writes.
+FORMATS = ("png", "pdf", "svg", "svgz", "eps", "ps", "jpg", "jpeg", "tif", "tiff", "webp")
+
+
+def check_figure_path(out: str | Path, flag: str = "out") -> str:
+    """The format of the figure file ``out`` from its extension; unknown ones refused."""
+    ext = Path(out).suffix.lower().lstrip(".")
+    if ext not in FORMATS:
+        raise TensorProgError(
+            f"{flag} {out}: "
+            + (f"unknown figure format '.{ext}'" if ext else "no file extension to say the "
+               "figure format"),
+            hint=f"end the file name with one of .{', .'.join(FORMATS)} (e.g. mutransfer.png)")
+    return ext
 
 
 def curves(db: str | Path | ResultsDB, scalar: str = "train_loss") -> dict[tuple, dict]:
@@ -90,13 +105,21 @@ def optima_markdown(rows: list[dict[str, Any]]) -> str:
 
 def mutransfer_figure(db: str | Path | ResultsDB, out: str | Path,
                       scalar: str = "train_loss") -> list[dict[str, Any]]:  # fmt: skip
-    """Draw the figure to ``out`` (PNG) and return the optima rows."""
+    """Draw the figure to ``out`` (format from its extension, see FORMATS) and return the
+    optima rows."""
+    fmt = check_figure_path(out)
+    cv = curves(db, scalar)
+    if not cv:
+        name = db.path if isinstance(db, ResultsDB) else db
+        raise TensorProgError(f"{name} holds no points: there is nothing to plot",
+                              hint="run a sweep into it first: tensorprog sweep SPEC.toml "
+                              f"--db {name}")  # fmt: skip
+
     import matplotlib  # local: optional heavy dependency, only for figures
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cv = curves(db, scalar)
     acts = sorted({k[0] for k in cv})
     pars = sorted({k[1] for k in cv}, key=lambda p: (p != "mup", p))
     fig, axes = plt.subplots(len(acts), len(pars), figsize=(5.2 * len(pars), 3.6 * len(acts)),
@@ -142,6 +165,6 @@ def mutransfer_figure(db: str | Path | ResultsDB, out: str | Path,
     fig.suptitle("μTransfer: optimal learning rate vs width (stars: optima; missing: diverged)",
                  fontsize=11)  # fmt: skip
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=110, format=fmt)
     plt.close(fig)
     return optima(cv)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -64,13 +65,62 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+#: embedded workers allowed per CPU: points are CPU bound and each worker is a Python process of
+#: its own (a few hundred MB once sympy / numpy are loaded), so more only add memory and
+#: contention; 4× leaves room for points that wait (sleep, I/O).
+WORKERS_PER_CPU = 4
+#: how long to wait for an existing scheduler to answer.
+CONNECT_TIMEOUT = "20s"
+
+_ADDRESS = re.compile(r"(?:(tcp|tls|ws|wss)://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})")
+
+
+def check_scheduler(address: str | None, flag: str = "--scheduler") -> None:
+    """Refuse a scheduler address that is neither ``serial`` nor ``[tcp://]HOST:PORT`` (also
+    tls://, ws://, wss://) before anything connects or a database is created."""
+    if address is None or address == "serial":
+        return
+    m = _ADDRESS.fullmatch(address.strip()) if isinstance(address, str) else None
+    if m is None or not 1 <= int(m.group(3)) <= 65535:
+        raise TensorProgError(
+            f"{flag} {address!r} is not a Dask scheduler address",
+            hint="give tcp://HOST:PORT of a running scheduler (e.g. tcp://127.0.0.1:8786, "
+            "ports 1-65535), 'serial' to compute in this process, or leave it out for an "
+            "embedded cluster",
+        )
+
+
+def max_workers() -> int:
+    """The most embedded workers :func:`run_sweep` starts (see WORKERS_PER_CPU)."""
+    return WORKERS_PER_CPU * default_workers()
+
+
+def check_workers(workers: int | None, flag: str = "--workers") -> None:
+    """Refuse a worker count below 1 or above :func:`max_workers`."""
+    if workers is None:
+        return
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise TensorProgError(f"{flag} must be a positive integer, got {workers!r}")
+    top = max_workers()
+    if workers > top:
+        raise TensorProgError(
+            f"{flag} {workers} is more than {top} ({WORKERS_PER_CPU} × the "
+            f"{default_workers()} CPUs this process may use): each worker is a Python process "
+            "of its own computing one CPU-bound point at a time, so more workers than that "
+            "only add memory and contention",
+            hint=f"leave {flag} out (one per CPU) or give at most {top}; for more, start a "
+            "Dask cluster across machines and pass --scheduler tcp://HOST:PORT",
+        )
+
+
 class DaskExecutor:
     """A Dask client on an existing scheduler (``address``) or on an embedded LocalCluster of
     ``workers`` single-threaded processes (sympy / flint work is CPU bound and holds the GIL)."""
 
     def __init__(self, address: str | None = None, workers: int | None = None,
                  retries: int = 2, max_in_flight: int | None = None,
-                 points_per_task: int = 1) -> None:  # fmt: skip
+                 points_per_task: int = 1,
+                 connect_timeout: str = CONNECT_TIMEOUT) -> None:  # fmt: skip
         try:
             # local: the optional `distributed` extra, only for cluster runs
             from distributed import Client, LocalCluster
@@ -101,8 +151,8 @@ class DaskExecutor:
             self.client = Client(self.cluster)
         else:
             try:
-                self.client = Client(address, timeout="20s")
-            except (OSError, TimeoutError) as e:
+                self.client = Client(address, timeout=connect_timeout)
+            except (OSError, TimeoutError, ValueError) as e:
                 raise TensorProgError(f"cannot reach the Dask scheduler at {address}: {e}",
                                       hint="start one with `dask scheduler` and workers with "
                                       f"`dask worker {address}`") from None  # fmt: skip
@@ -129,9 +179,11 @@ class DaskExecutor:
         each task computes ``points_per_task`` points (cheap points: less overhead each)."""
         from distributed import as_completed  # local: the optional `distributed` extra
 
-        limit = self.max_in_flight or max(8, 4 * self.threads())
         k = self.points_per_task
-        chunks = iter([points[i : i + k] for i in range(0, len(points), k)])
+        chunk_list = [points[i : i + k] for i in range(0, len(points), k)]
+        # never more than there are tasks: --max-in-flight 10^12 must not loop 10^12 times
+        limit = min(self.max_in_flight or max(8, 4 * self.threads()), len(chunk_list))
+        chunks = iter(chunk_list)
         meta: dict[str, tuple[list[Point], float]] = {}
 
         def submit():
@@ -201,6 +253,9 @@ def run_sweep(
     point_fn: the function computing a point (module-level, so workers can import it).
     on_executor: called with the Dask executor once it is up (benchmarks time from there).
     """
+    check_scheduler(scheduler, "scheduler")
+    if scheduler is None:
+        check_workers(workers, "workers")
     if not isinstance(spec, SweepSpec):
         spec = load_spec(spec)
     own = not isinstance(db, ResultsDB)

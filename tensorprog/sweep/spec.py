@@ -16,6 +16,10 @@
 Every grid key takes a value or a list of values; the grid is the product of the lists. Errors
 name ``file:line:col``: TOML's own syntax errors carry a place, and for semantic errors the key is
 located by scanning the text (tomllib keeps no positions).
+
+Sizes are bounded before anything is expanded (see the ``MAX_*`` constants and docs/sweep.md):
+a spec's point count is computed from its axis lengths and refused above :data:`MAX_POINTS`,
+so a typo like ``seeds = 1000000000`` is an error naming the key, not an out-of-memory kill.
 """
 
 from __future__ import annotations
@@ -33,8 +37,10 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from ..backends.domains import int_text
 from ..builders.mlp import read_activation
 from ..errors import SourceLoc, TensorProgError
+from ..files import read_text
 from ..parametrization import PRESETS
 from .data import load_data
 
@@ -73,6 +79,33 @@ GRID_KEYS: dict[str, Any] = {
 }
 #: keys that take one value, not a grid axis.
 SCALAR_KEYS = {"name": "", "seeds": 1, "first_seed": 0}
+
+#: most points one spec may hold (all tables, every seed); each point is a dict of its
+#: parameters kept in memory, hashed and stored: 10^6 points take ~30 s and ~0.9 GB to expand.
+MAX_POINTS = 10**6
+#: largest |log2 η| of a learning rate (2^1000 has 302 digits; beyond that no run is meaningful).
+MAX_LOG2_LR = 1000
+#: most SGD steps, examples per batch, and examples (steps × batch) one point trains on.
+MAX_STEPS = 10**5
+MAX_BATCH_SIZE = 10**4
+MAX_POINT_EXAMPLES = 10**5
+#: most examples all points of a spec hold together (each point stores its cycled examples).
+MAX_SPEC_EXAMPLES = 10**7
+#: most weights (float64) of one finite-width network: (depth - 1)·width² + width·(dims + 2);
+#: 2^29 is 4 GiB (a width-4096 depth-2 run measured 145 MB for its 128 MB of weights), so a
+#: typo like width = 10^6 is an error, not a worker killed for memory.
+MAX_WEIGHTS = 2**29
+#: deepest MLP (its limit's program grows with depth × steps).
+MAX_DEPTH = 1000
+#: most digits of a number written in a spec, and largest |exponent| of a decimal like 1e-30.
+MAX_NUMBER_DIGITS = 1000
+MAX_DECIMAL_EXPONENT = 1000
+#: most decimals of the data examples (float64 holds about 17 significant digits).
+MAX_DATA_DIGITS = 17
+#: deepest nesting of TOML arrays / tables that a spec may use.
+MAX_NESTING = 100
+
+_NUMBER = re.compile(r"\s*[-+]?(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?\s*")
 
 
 class SpecError(TensorProgError):
@@ -202,11 +235,15 @@ class _Reader:
             return value
         return [value]
 
-    def integer(self, key: str, v: Any, low: int) -> int:
+    def integer(self, key: str, v: Any, low: int, high: int | None = None,
+                why: str = "") -> int:  # fmt: skip
         if isinstance(v, bool) or not isinstance(v, int):
             raise self.fail(key, f"'{key}' must be an integer, got {v!r}", needle=v)
         if v < low:
             raise self.fail(key, f"'{key}' must be >= {low}, got {v}", needle=v)
+        if high is not None and v > high:
+            raise self.fail(key, f"'{key}' = {v} is more than {high}, the most a sweep spec "
+                            f"allows{why}", hint=f"give {key} <= {high}", needle=v)
         return v
 
     def choice(self, key: str, v: Any, options: tuple[str, ...]) -> str:
@@ -228,6 +265,7 @@ class _Reader:
                             needle=v)  # fmt: skip
         if not isinstance(v, str):
             raise self.fail(key, f"'{key}': expected a number, got {v!r}")
+        self.check_size(key, v)
         try:
             q = Fraction(v.strip())
         except (ValueError, ZeroDivisionError):
@@ -236,9 +274,29 @@ class _Reader:
                             needle=v) from None  # fmt: skip
         return _fraction_text(q)
 
+    def check_size(self, key: str, v: str) -> None:
+        """Refuse number texts whose exact value would be huge before building it
+        (``Fraction("1e999999999")`` computes 10^999999999)."""
+        for part in v.split("/", 1):
+            m = _NUMBER.fullmatch(part)
+            if m is None:
+                continue  # not a decimal: Fraction() reports it
+            digits = len(m.group(1)) + len(m.group(2) or "")
+            exp = m.group(3)
+            if digits > MAX_NUMBER_DIGITS or (exp is not None and (
+                    len(exp.lstrip("+-0")) > 6 or abs(int(exp)) > MAX_DECIMAL_EXPONENT)):
+                shown = v if len(v) <= 40 else v[:37] + "..."
+                raise self.fail(key, f"'{key}': the number {shown!r} is too large to use: at "
+                                f"most {MAX_NUMBER_DIGITS} digits and a decimal exponent within "
+                                f"±{MAX_DECIMAL_EXPONENT}",
+                                hint="write a smaller number (e.g. 1e-30 or 1/1024)",
+                                needle=v[:40])  # fmt: skip
+
 
 def _fraction_text(q: Fraction) -> str:
-    return str(q.numerator) if q.denominator == 1 else f"{q.numerator}/{q.denominator}"
+    # int_text: exact text at any size (CPython's str(int) stops at 4300 digits)
+    n = int_text(q.numerator)
+    return n if q.denominator == 1 else f"{n}/{int_text(q.denominator)}"
 
 
 def _examples_text(r: _Reader, key: str, text: str) -> list[list[str]]:
@@ -270,8 +328,18 @@ def _lr_values(r: _Reader, v: Any) -> list[tuple[str, float]]:
                 or not all(isinstance(x, int) and not isinstance(x, bool) for x in lo_hi)):
             raise r.fail("lr", "lr.log2 must be two integers [low, high]",
                          hint="e.g. lr = { log2 = [-8, 0], num = 9 }")  # fmt: skip
-        num = r.integer("lr", num, 1) if num is not None else lo_hi[1] - lo_hi[0] + 1
         lo, hi = lo_hi
+        if max(abs(lo), abs(hi)) > MAX_LOG2_LR:
+            raise r.fail("lr", f"lr.log2 = [{lo}, {hi}] is out of range: |log2 η| must be at "
+                         f"most {MAX_LOG2_LR}",
+                         hint="learning rates between 2^-1000 and 2^1000 cover every useful "
+                         "run; e.g. lr = { log2 = [-12, 2], num = 15 }",
+                         needle=lo if abs(lo) > MAX_LOG2_LR else hi)  # fmt: skip
+        num = r.integer("lr", num, 1) if num is not None else hi - lo + 1
+        if num > MAX_POINTS:
+            raise r.fail("lr", f"lr.num = {num} learning rates is more than a spec may hold "
+                         f"({MAX_POINTS} points)",
+                         hint="sweep a few dozen learning rates, e.g. num = 15", needle=num)
         if num == 1:
             exps = [Fraction(lo)]
         else:
@@ -290,7 +358,15 @@ def _lr_values(r: _Reader, v: Any) -> list[tuple[str, float]]:
     q = Fraction(text)
     if q < 0:
         raise r.fail("lr", f"the learning rate must be >= 0, got {text}", needle=v)
-    return [(text, math.log2(q) if q > 0 else float("-inf"))]
+    if q == 0:
+        return [(text, float("-inf"))]
+    # log2 of the numerator and denominator separately: exact ints of any size, no overflow
+    log2 = math.log2(q.numerator) - math.log2(q.denominator)
+    if abs(log2) > MAX_LOG2_LR:
+        raise r.fail("lr", f"the learning rate {v!r} is out of range: |log2 η| = "
+                     f"{abs(log2):.0f} is more than {MAX_LOG2_LR}",
+                     hint="use a learning rate between 2^-1000 and 2^1000", needle=v)
+    return [(text, math.log2(q))]  # within float range now (as before: part of the hash)
 
 
 def _width(r: _Reader, v: Any) -> str | int:
@@ -335,13 +411,66 @@ def _data(r: _Reader, v: Any) -> dict[str, Any] | None:
         "dims": r.integer("data", v.get("dims", 2), 1),
         "examples": r.integer("data", v.get("examples", 8), 1),
         "seed": r.integer("data", v.get("seed", 0), 0),
-        "digits": r.integer("data", v.get("digits", 2), 0),
+        "digits": r.integer("data", v.get("digits", 2), 0, MAX_DATA_DIGITS,
+                            " (float64 data holds about 17 significant digits)"),
     }
     return out
 
 
-def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
-    """The points (parameter dicts, not yet hashed) of one [sweep] table."""
+def _check_size(r: _Reader, axes: dict[str, list[Any]], seeds: int, already: int) -> int:
+    """The number of points of a table, from its axis lengths (nothing expanded yet); refused
+    above MAX_POINTS (with the ``already`` points of earlier tables) or when its points would
+    hold more than MAX_SPEC_EXAMPLES training examples together."""
+    n_limit = sum(1 for w in axes["width"] if w == "limit")
+    factors = {k: len(v) for k, v in axes.items() if k != "width"}
+    factors["width"] = len(axes["width"])
+    per_width = n_limit + (len(axes["width"]) - n_limit) * seeds
+    count = math.prod(n for k, n in factors.items() if k != "width") * per_width
+    if already + count > MAX_POINTS:
+        sizes = {k: n for k, n in factors.items() if n > 1}
+        if seeds > 1 and n_limit < len(axes["width"]):
+            sizes["seeds"] = seeds
+        key = max(sizes, key=sizes.__getitem__) if sizes else "lr"
+        shape = " × ".join(f"{n} {k}" for k, n in sizes.items()) or "1"
+        total = f" (with {already} of the tables before it)" if already else ""
+        raise r.fail(key, f"this grid has {count:,} points ({shape}){total}: more than the "
+                     f"{MAX_POINTS:,} a sweep spec may hold",
+                     hint=f"shorten the largest axis, '{key}' ({sizes.get(key, 1)} values), or "
+                     "split the grid into several spec files run into the same --db")
+    dims = max([len(x[0]) for x in axes["inputs"] if x is not None]
+               + [d["dims"] for d in axes["data"] if d is not None] + [1])
+    for w in axes["width"]:
+        if w == "limit":
+            continue
+        L = max(axes["depth"])
+        weights = (L - 1) * w * w + w * (dims + 2)
+        if weights > MAX_WEIGHTS:
+            raise r.fail("width", f"width = {w} at depth {L} is a network of {weights:,} "
+                         f"weights: more than {MAX_WEIGHTS:,} (4 GiB of float64) per point",
+                         hint="widths up to a few thousand show the limit's behaviour; the "
+                         "limit itself is width = \"limit\"", needle=w)  # fmt: skip
+    # examples each point trains on: steps × batch_size, or all inputs when steps = 0
+    n_inputs = max([len(x) for x in axes["inputs"] if x is not None]
+                   + [d["examples"] for d in axes["data"] if d is not None] + [1])
+    examples = 0
+    for T in axes["steps"]:
+        for B in axes["batch_size"]:
+            if T * B > MAX_POINT_EXAMPLES:
+                raise r.fail("steps", f"steps = {T} with batch_size = {B} trains on {T * B:,} "
+                             f"examples: more than the {MAX_POINT_EXAMPLES:,} one point may use",
+                             hint="fewer steps or smaller batches", needle=T)  # fmt: skip
+            examples += T * B if T else n_inputs
+    total = count // (len(axes["steps"]) * len(axes["batch_size"])) * examples
+    if total > MAX_SPEC_EXAMPLES:
+        raise r.fail("steps", f"the {count:,} points of this grid would hold {total:,} training "
+                     f"examples together: more than {MAX_SPEC_EXAMPLES:,}",
+                     hint="fewer points or fewer steps per point")  # fmt: skip
+    return count
+
+
+def _grid(r: _Reader, table: dict[str, Any], already: int = 0) -> list[dict[str, Any]]:
+    """The points (parameter dicts, not yet hashed) of one [sweep] table; ``already``: the
+    points of the tables before it (their sum is bounded by MAX_POINTS)."""
     known = set(GRID_KEYS) | set(SCALAR_KEYS)
     for key in table:
         if key not in known:
@@ -352,7 +481,8 @@ def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
     for key, default in GRID_KEYS.items():
         if default is None and key not in table:
             raise r.fail(None, f"missing key '{key}'", hint=f"add {key} = ... to the table")
-    seeds = r.integer("seeds", table.get("seeds", 1), 1)
+    seeds = r.integer("seeds", table.get("seeds", 1), 1, MAX_POINTS,
+                      " (one point per seed and finite width)")  # fmt: skip
     first = r.integer("first_seed", table.get("first_seed", 0), 0)
     name = table.get("name", "")
     if not isinstance(name, str):
@@ -365,10 +495,12 @@ def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
         for v in raw:
             if key == "builder":
                 vals.append(r.choice(key, v, ("mlp",)))
-            elif key in ("depth", "batch_size"):
-                vals.append(r.integer(key, v, 1))
+            elif key == "depth":
+                vals.append(r.integer(key, v, 1, MAX_DEPTH))
+            elif key == "batch_size":
+                vals.append(r.integer(key, v, 1, MAX_BATCH_SIZE))
             elif key == "steps":
-                vals.append(r.integer(key, v, 0))
+                vals.append(r.integer(key, v, 0, MAX_STEPS))
             elif key == "activation":
                 if not isinstance(v, str) or not v.strip():
                     raise r.fail(key, f"'activation' must be an expression in x, got {v!r}")
@@ -420,14 +552,22 @@ def _grid(r: _Reader, table: dict[str, Any]) -> list[dict[str, Any]]:
                      '{ source = "diabetes", dims = 2, examples = 8 }')  # fmt: skip
     if has_inputs and None in axes["targets"]:
         raise r.fail("targets", "inputs need targets")
+    _check_size(r, axes, seeds, already)
 
     points: list[dict[str, Any]] = []
     keys = list(axes)
+    datasets: dict[str, tuple[list[list[str]], list[str]]] = {}
     for combo in itertools.product(*(axes[k] for k in keys)):
         g = dict(zip(keys, combo, strict=True))
         lr_text, log2_lr = g.pop("lr")
         if g["data"] is not None:
-            xs, ys = load_data(g["data"])
+            dkey = json.dumps(g["data"], sort_keys=True)
+            if dkey not in datasets:  # loaded once per data table, not once per point
+                try:
+                    datasets[dkey] = load_data(g["data"])
+                except TensorProgError as e:
+                    raise r.fail("data", e.message, hint=e.hint) from None
+            xs, ys = datasets[dkey]
             evals = xs
         else:
             xs, ys = g["inputs"], [t[0] for t in g["targets"]]
@@ -469,6 +609,11 @@ def parse_spec(text: str, source: str = "<spec>", version: str | None = None) ->
                         hint="pip install tomli")  # fmt: skip
     try:
         doc = tomllib.loads(text)
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise SpecError(f"arrays or tables nested more than {MAX_NESTING} deep",
+                        loc=_deepest(text, source),
+                        hint="a sweep spec needs at most a list of values or an inline "
+                        "table like { log2 = [-8, 0], num = 9 }") from None  # fmt: skip
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
         lines = text.splitlines()
@@ -496,9 +641,12 @@ def parse_spec(text: str, source: str = "<spec>", version: str | None = None) ->
     points: list[Point] = []
     seen: set[str] = set()
     names = []
+    expanded = 0
     for k, table in enumerate(tables):
         reader = _Reader(locator, "sweep", k)
-        for params in _grid(reader, table):
+        grid = _grid(reader, table, expanded)
+        expanded += len(grid)
+        for params in grid:
             h = point_hash(params, version)
             if h not in seen:  # a point named by two grids runs once
                 seen.add(h)
@@ -508,11 +656,43 @@ def parse_spec(text: str, source: str = "<spec>", version: str | None = None) ->
     return SweepSpec(name, source, text, points, version)
 
 
+def _deepest(text: str, source: str) -> SourceLoc | None:
+    """Where the bracket nesting of ``text`` first exceeds MAX_NESTING (strings and comments
+    skipped roughly: enough to point at the place)."""
+    depth, quote, line, col0 = 0, "", 1, 0
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            line, col0 = line + 1, i + 1
+        if quote:
+            if c == "\\" and quote == '"':
+                i += 1
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c == "#":
+            j = text.find("\n", i)
+            i = len(text) if j < 0 else j
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                lines = text.splitlines()
+                return SourceLoc(source, line, i - col0 + 1,
+                                 lines[line - 1] if line <= len(lines) else "")
+        elif c in "]}":
+            depth -= 1
+        i += 1
+    return None
+
+
 def load_spec(path: str | Path, version: str | None = None) -> SweepSpec:
-    """Read, validate and expand the sweep specification in the TOML file ``path``."""
-    p = Path(path)
+    """Read, validate and expand the sweep specification in the TOML file ``path`` (a regular
+    UTF-8 file: FIFOs, devices, binary and Latin-1 files are refused cleanly)."""
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise SpecError(f"cannot read {path}: {e.strerror or e}") from None
+        text = read_text(path, what="sweep spec")
+    except TensorProgError as e:
+        raise SpecError(e.message, hint=e.hint) from None
     return parse_spec(text, str(path), version)
