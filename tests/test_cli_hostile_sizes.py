@@ -14,6 +14,7 @@ import pytest
 
 from tensorprog.cli import main
 from tensorprog.cli._args import MAX_NODES, check_program_size
+from tensorprog.errors import TensorProgError
 
 ROOT = Path(__file__).resolve().parents[1]
 RNN = str(ROOT / "programs" / "models" / "rnn.tp")
@@ -85,13 +86,22 @@ def test_train_program_size_is_estimated_before_building(capsys) -> None:
 
 
 def test_program_size_extrapolation_is_exact_on_a_quadratic() -> None:
-    """Sizes 7 + 3t + 5t² at t = 1, 2, 3 determine the quadratic: at t = 400 it is
-    7 + 1200 + 800000 = 801207 > MAX_NODES; at t = 300 it is 7 + 900 + 450000 = 450907."""
+    """Sizes 7 + 3t + 5t² at t = 1, 2, 3 determine the quadratic: at t = 200 it is
+    7 + 600 + 200000 = 200607 > MAX_NODES = 200,000; at t = 150 it is 7 + 450 + 112500."""
     size = lambda t: 7 + 3 * t + 5 * t * t  # noqa: E731
-    check_program_size(size, 300, "300 steps", hint="")  # under MAX_NODES: no error
-    assert size(300) < MAX_NODES < size(400)
-    with pytest.raises(Exception, match="~801,207 nodes"):
-        check_program_size(size, 400, "400 steps", hint="")
+    check_program_size(size, 150, "150 steps", hint="")  # under MAX_NODES: no error
+    assert size(150) < MAX_NODES < size(200)
+    with pytest.raises(TensorProgError, match="~200,607 nodes"):
+        check_program_size(size, 200, "200 steps", hint="")
+
+
+def test_mlp_steps_from_many_inputs_are_bounded(capsys) -> None:
+    """12,000 inputs at batch size 1 are 12,000 SGD steps, over the 10,000-step bound (each
+    step costs ~1 ms of building, so this used to run for minutes at 10⁵ inputs)."""
+    xs = ",".join(["1"] * 12000)
+    code, err = run(capsys, ["mlp", "--depth", "1", "--activation", "x", "--inputs", xs,
+                             "--targets", xs, "--lr", "1/50", "--no-limit"])  # fmt: skip
+    assert code == 1 and "10,000 SGD steps" in err and "--batch-size" in err
 
 
 @pytest.mark.parametrize(

@@ -28,9 +28,9 @@ MAX_STEPS = 10_000
 MAX_SEED_COUNT = 10_000
 MAX_SEED = 10**6
 MAX_WIDTH = 10**6
-#: Largest generated training program: ~30 s and ~1 GiB to build (its size grows like steps²,
-#: as every step's weights are the initial ones plus all earlier updates).
-MAX_NODES = 500_000
+#: Largest generated training program: ~10 s and ~0.5 GiB to build (its size grows like
+#: steps², as every step's weights are the initial ones plus all earlier updates).
+MAX_NODES = 200_000
 #: Seconds per program node per finite-width run on top of the arithmetic (the interpreters'
 #: Python overhead; measured ~9 µs for `mlp --depth 1000 --width 4`).
 NODE_SECONDS = 1e-5
@@ -115,6 +115,10 @@ def check_program_size(nodes_at: Callable[[int], int], steps: int, what: str, hi
     before building it: its size is a quadratic in the step count (step t reads the weights
     plus t earlier updates), fitted exactly through the sizes ``nodes_at(t)`` of the programs
     of t = 1, 2, 3 steps and extrapolated."""
+    if steps > MAX_STEPS:
+        raise TensorProgError(
+            f"{what}: more than {MAX_STEPS:,} SGD steps (the training program grows with every "
+            "step)", hint=hint)
     if steps <= 3:
         return
     y1, y2, y3 = (nodes_at(t) for t in (1, 2, 3))
