@@ -7,11 +7,15 @@ The bounds are far above every documented use and low enough that no command han
 of memory building its inputs:
 
 - ``--depth`` ≤ 1000 hidden layers;
-- ``--steps`` / ``--epochs`` ≤ 10,000 (SGD steps of a generated training program; figure4: 20,
-  its exact limits double their digits every step);
+- ``--steps`` / ``--epochs`` ≤ 10,000, and a generated training program ≤ 10,000 SGD steps
+  (mlp: examples / batch size) and ≤ 200,000 nodes, estimated before it is built (figure4:
+  --steps ≤ 20, its exact limits double their digits every step);
 - ``--seeds`` (how many runs) ≤ 10,000 (maml: 100, each seed a full meta-training run);
 - ``--seed`` / ``--data-seed`` / ``--init-seed`` from 0 to 10⁶ (numpy refuses negative seeds);
-- a width ≤ 10⁶ (finite-width trainers also check memory and time for the actual network).
+- a width ≤ 10⁶ (maml: 10⁵), and finite-width training refused when its matrices would not
+  fit in memory or its runs would take over an hour (the estimate of
+  tensorprog.finite.check_size on the training program, plus per-node overhead; word2vec:
+  its V × width matrices against half the RAM).
 """
 
 from __future__ import annotations
