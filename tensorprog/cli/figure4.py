@@ -29,6 +29,7 @@ from ..errors import TensorProgError
 from ..files import output_dir, write_bytes, write_text
 from ..training import train_mlp
 from ..zcalc import derive_limit
+from . import _args as A
 from ._output import json_text
 
 
@@ -52,6 +53,8 @@ ACTIVATIONS = {"linear": "x", "quadratic": "x^2"}
 DEFAULT_STEPS = {("linear", 1): 10, ("linear", 2): 8, ("quadratic", 1): 6, ("quadratic", 2): 4}
 DEFAULT_LR = {"linear": "1/10", "quadratic": "1/100"}
 WIDTHS = (1024, 4096)
+#: --steps bound: exact limits double their digits every step, so 20 steps are already hours.
+MAX_STEPS = 20
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -65,8 +68,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="output directory for PNG and JSON files (created if missing)")
     p.add_argument("--force", action="store_true",
                    help="replace figure4*.png / figure4.json already in --out")
-    p.add_argument("--steps", type=int, help="SGD steps for every panel (default: per panel)")
-    p.add_argument("--seeds", type=int, default=20, help="finite-width seeds per width (20)")
+    p.add_argument("--steps", type=int,
+                   help=f"SGD steps for every panel (default: per panel; at most {MAX_STEPS})")
+    p.add_argument("--seeds", type=int, default=20,
+                   help="finite-width seeds per width (20)")
     p.add_argument(
         "--widths", default=",".join(map(str, WIDTHS)), help="comma-separated widths"
     )
@@ -74,7 +79,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lr-quadratic", default=DEFAULT_LR["quadratic"], help="η for φ = x² (1/100)"
     )
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the ±1 data sequence")
+    p.add_argument("--data-seed", type=int, default=0,
+                   help=f"seed of the ±1 data sequence (0; 0 to {A.MAX_SEED:,})")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
     p.set_defaults(func=run)
 
@@ -232,18 +238,20 @@ def run(args: argparse.Namespace) -> int:
         raise TensorProgError("--seeds must be >= 2 (the plot shows a standard deviation)")
     if args.steps is not None and args.steps < 1:
         raise TensorProgError("--steps must be >= 1")
-    try:
-        widths = tuple(int(w) for w in args.widths.split(","))
-    except ValueError:
-        raise TensorProgError(f"--widths: expected integers, got {args.widths!r}") from None
-    if any(w < 1 for w in widths) or not widths:
-        raise TensorProgError("--widths must be positive integers")
+    A.check_ints(args, seeds=A.SEED_COUNT, data_seed=A.SEED,
+                 steps=A.Bound(1, MAX_STEPS, "exact limits double their digits every step"))
+    widths = tuple(A.parse_widths(args.widths))
     lrs = {
         "linear": read_number(args.lr_linear, "--lr-linear"),
         "quadratic": read_number(args.lr_quadratic, "--lr-quadratic"),
     }
-    out_dir = output_dir(args.out, OUTPUTS, force=args.force)
     ps = panels(args.steps)
+    for p in ps:  # every panel's finite widths, estimated before any limit is derived
+        program = mlp_program(p.depth, p.activation, [1] * p.steps, [1] * p.steps,
+                              lrs[p.kind], decoupled=p.decoupled)  # fmt: skip
+        for n in widths:
+            A.check_finite_run(program, n, args.seeds, width_flag="--widths")
+    out_dir = output_dir(args.out, OUTPUTS, force=args.force)
     xs, ys = data(max(p.steps for p in ps), args.data_seed)
 
     def log(msg: str) -> None:

@@ -14,10 +14,14 @@ import argparse
 
 from ..errors import TensorProgError
 from ..files import output_dir, write_text
+from ._args import Bound, check_ints
 from ._output import json_text, print_json
 from ._progress import add_progress_options, progress_from_args
 
 OUTPUTS = ("results.json", "table.md", "curves.png")
+#: Each seed is a full meta-training run of every model; batches and tasks are loop counts.
+MAX_SEEDS = 100
+MAX_COUNT = 100_000
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument("--force", action="store_true",
                    help="replace results.json, table.md and curves.png if --out holds them")
-    p.add_argument("--seeds", type=int, help="seeds per model (default 3; quick: 1)")
+    p.add_argument("--seeds", type=int,
+                   help=f"seeds per model (default 3; quick: 1; at most {MAX_SEEDS})")
     p.add_argument("--batches", type=int,
                    help="meta-batches per final run (default 300; quick: 20)")  # fmt: skip
     p.add_argument("--tune-batches", type=int,
@@ -102,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
             if v < 1:
                 raise TensorProgError(f"--{opt.replace('_', '-')} must be >= 1, got {v}")
             setattr(cfg, field, v)
+    count = Bound(1, MAX_COUNT, "a loop count")
+    check_ints(args, seeds=Bound(1, MAX_SEEDS, "each seed meta-trains every model"),
+               batches=count, tune_batches=count, test_tasks=count)  # fmt: skip
     cfg.curve_every = max(1, min(cfg.curve_every, cfg.batches))
     if args.meta_lrs:
         cfg.meta_lrs = _floats(args.meta_lrs, "--meta-lrs")

@@ -28,6 +28,7 @@ from ..files import write_text
 from ..lang import to_tp
 from ..result import to_float
 from ..zcalc import derive_limit
+from . import _args as A
 from ._budget import add_budget_options, budget_from_args
 from ._output import number_items, print_json
 from ._progress import add_progress_options, progress_from_args
@@ -45,7 +46,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "print the outputs f_t, loss_t (f_t_i, loss_t_i with batches) and f_T_e. "
         "A list that starts with '-' needs '=', e.g. --inputs=-1,1.",
     )
-    p.add_argument("--depth", type=int, required=True, help="L, the number of hidden layers")
+    p.add_argument("--depth", type=int, required=True,
+                   help=f"L, the number of hidden layers (1 to {A.MAX_DEPTH})")
     p.add_argument(
         "--activation", required=True, help="φ as an expression in x, e.g. 'x^2', 'tanh(x)'"
     )
@@ -90,10 +92,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_budget_options(p)
     add_progress_options(p)
     p.add_argument(
-        "--width", type=int, help="also train the real network at this width (direct trainer)"
-    )
-    p.add_argument("--seeds", type=int, default=10, help="seeds for --width (10)")
-    p.add_argument("--seed", type=int, default=0, help="first seed for --width (0)")
+        "--width", type=int,
+        help=f"also train the real network at this width (direct trainer; up to {A.MAX_WIDTH:,}, "
+        "and refused up front when its matrices would not fit in memory or take over an hour)",
+    )  # fmt: skip
+    p.add_argument("--seeds", type=int, default=10,
+                   help=f"seeds for --width (10; at most {A.MAX_SEED_COUNT:,})")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0,
+                   help=f"first seed for --width (0; 0 to {A.MAX_SEED:,})")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -140,13 +146,41 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    A.check_ints(args, depth=A.DEPTH, width=A.WIDTH, seeds=A.SEED_COUNT, seed=A.SEED)
     inputs = parse_examples(args.inputs, "--inputs")
+    targets = _numbers(args.targets, "--targets")
+    spec = _spec(args, inputs, targets)
+    b = spec.batch_size
+    A.check_program_size(
+        lambda t: len(build_program(_spec(args, inputs[: t * b], targets[: t * b]))),
+        spec.steps, f"{spec.steps:,} SGD steps at --depth {spec.depth}",
+        hint="use fewer --inputs, a larger --batch-size or a smaller --depth")
+    program = build_program(spec)
+    report: dict = {"spec": spec.to_dict(), "nodes": len(program), "outputs": {}}
+    if args.width:
+        A.check_finite_run(program, args.width, args.seeds)
+    rows = emit_and_derive(program, args, report)
+    if args.width:
+        sim = _simulate(spec, args.width, args.seeds, args.seed)
+        report["width"], report["seeds"] = args.width, args.seeds
+        for name, (m, se) in sim.items():
+            rows[name].update(finite_mean=m, finite_stderr=se)
+    report["outputs"] = rows
+    if args.json:
+        print_json(report)
+    else:
+        _print_table(spec, program, rows, report)
+    return 0
+
+
+def _spec(args: argparse.Namespace, inputs: list, targets: list):
+    """The MLP spec of the command line, on these inputs and targets."""
     d = len(inputs[0]) if isinstance(inputs[0], list) else 1
-    spec = mlp_spec(
+    return mlp_spec(
         args.depth,
         args.activation,
         inputs,
-        _numbers(args.targets, "--targets"),
+        targets,
         args.lr,
         loss=args.loss,
         batch_size=args.batch_size,
@@ -162,20 +196,6 @@ def _run(args: argparse.Namespace) -> int:
         if args.lr_multipliers
         else None,
     )
-    program = build_program(spec)
-    report: dict = {"spec": spec.to_dict(), "nodes": len(program), "outputs": {}}
-    rows = emit_and_derive(program, args, report)
-    if args.width:
-        sim = _simulate(spec, args.width, args.seeds, args.seed)
-        report["width"], report["seeds"] = args.width, args.seeds
-        for name, (m, se) in sim.items():
-            rows[name].update(finite_mean=m, finite_stderr=se)
-    report["outputs"] = rows
-    if args.json:
-        print_json(report)
-    else:
-        _print_table(spec, program, rows, report)
-    return 0
 
 
 def emit_and_derive(program, args: argparse.Namespace, report: dict) -> dict[str, dict]:

@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import TensorProgError
 from ..ir import Program
 from ..transforms.train import BATCH_REDUCTIONS, LOSSES, build_training, train_spec
+from . import _args as A
 from ._budget import add_budget_options
 from ._output import print_json
 from ._progress import add_progress_options
@@ -57,8 +58,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=1, help="examples per SGD step (1)")
     p.add_argument("--batch-reduction", choices=BATCH_REDUCTIONS, default="sum",
                    help="sum (default) or mean of the per-example gradients")  # fmt: skip
-    p.add_argument("--steps", type=int, help="SGD steps (cycling through the data)")
-    p.add_argument("--epochs", type=int, help="passes over the data (default 1)")
+    p.add_argument("--steps", type=int,
+                   help=f"SGD steps, cycling through the data (at most {A.MAX_STEPS:,})")
+    p.add_argument("--epochs", type=int,
+                   help=f"passes over the data (default 1; at most {A.MAX_STEPS:,} steps in all)")
     p.add_argument("--loss", choices=LOSSES, default="mse",
                    help="mse ½(f−y)² or logistic, summed over the outputs")  # fmt: skip
     p.add_argument("--momentum", default="0", help="heavy-ball momentum β (0)")
@@ -77,9 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_budget_options(p)
     add_progress_options(p)
     p.add_argument("--width", type=int,
-                   help="also train the real network at this width (direct trainer)")  # fmt: skip
-    p.add_argument("--seeds", type=int, default=10, help="seeds for --width (10)")
-    p.add_argument("--seed", type=int, default=0, help="first seed for --width (0)")
+                   help="also train the real network at this width (direct trainer; refused "
+                   "up front when its matrices would not fit in memory or take over an hour)")
+    p.add_argument("--seeds", type=int, default=10,
+                   help=f"seeds for --width (10; at most {A.MAX_SEED_COUNT:,})")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0,
+                   help=f"first seed for --width (0; 0 to {A.MAX_SEED:,})")  # fmt: skip
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
@@ -88,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     """Load, train, emit, derive, simulate, print."""
     from ..lang import load
 
+    A.check_ints(args, steps=A.STEPS, epochs=A.STEPS, width=A.WIDTH, seeds=A.SEED_COUNT,
+                 seed=A.SEED)  # fmt: skip
     model = load(args.model)
     old = sys.get_int_max_str_digits() if hasattr(sys, "set_int_max_str_digits") else None
     if old is not None:
@@ -122,6 +130,13 @@ def run_model(model: Program, args: argparse.Namespace) -> int:
     """The command on an already loaded model (the CLI logic, testable without `.tp`)."""
     data, opts = options_from_args(model, args)
     spec = train_spec(model, data, **opts)
+
+    def nodes_at(t: int) -> int:
+        return len(build_training(model, train_spec(model, data, **{**opts, "steps": t,
+                                                                     "epochs": None}))[0])
+
+    A.check_program_size(nodes_at, spec.steps, f"{spec.steps:,} SGD steps",
+                         hint="use fewer --steps or --epochs (or a larger --batch-size)")
     program, _ = build_training(model, spec)
     report: dict = {
         "model": model.name,
@@ -131,6 +146,8 @@ def run_model(model: Program, args: argparse.Namespace) -> int:
         "nodes": len(program),
         "outputs": {},
     }
+    if args.width:
+        A.check_finite_run(program, args.width, args.seeds)
     rows = emit_and_derive(program, args, report)
     if args.width:
         from ..transforms.direct import train_direct

@@ -19,6 +19,7 @@ import sys
 
 from ..errors import TensorProgError
 from ..files import output_dir, write_text
+from . import _args as A
 from ._output import check_positive, json_text, print_json
 from ._progress import add_progress_options, progress_from_args
 
@@ -49,12 +50,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output directory (created if missing)")
     p.add_argument("--force", action="store_true",
                    help="replace results.json, table.md and word2vec_pca.png if --out holds them")
-    p.add_argument("--epochs", type=int, help="override the preset's epochs")
-    p.add_argument("--window", type=int, help="override the preset's window")
-    p.add_argument("--negative", type=int, help="override the preset's negatives")
+    p.add_argument("--epochs", type=int, help="override the preset's epochs (up to 1000)")
+    p.add_argument("--window", type=int, help="override the preset's window (up to 1000)")
+    p.add_argument("--negative", type=int,
+                   help="override the preset's negatives (up to 1000)")
     p.add_argument("--min-count", type=int, help="override the min-count (5)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the example stream (1)")
-    p.add_argument("--init-seed", type=int, default=0, help="seed of the initial weights (0)")
+    p.add_argument("--seed", type=int, default=1,
+                   help=f"seed of the example stream (1; 0 to {A.MAX_SEED:,})")
+    p.add_argument("--init-seed", type=int, default=0,
+                   help=f"seed of the initial weights (0; 0 to {A.MAX_SEED:,})")
     p.add_argument("--init", choices=("uniform", "gaussian"), default="uniform",
                    help="finite widths' input rows: uniform (TP4's code) or Gaussian, "
                    "variance 1/n either way")
@@ -71,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
         v = getattr(args, opt)
         if v is not None:
             check_positive(v, "--" + opt.replace("_", "-"))
+    loops = A.Bound(1, 1000, "a loop count over the whole corpus")
+    A.check_ints(args, epochs=loops, window=loops, negative=loops, seed=A.SEED,
+                 init_seed=A.SEED)  # fmt: skip
     widths = parse_widths(args.widths)
     try:
         import gensim  # noqa: F401

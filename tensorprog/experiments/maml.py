@@ -336,11 +336,21 @@ def tune(name: str, data: dg.Digits, cfg: MAMLConfig,
     return Hyper(best["meta_lr"], best["init"]), grid
 
 
+#: Largest finite width (the documented runs go to 8192; memory grows like chunk · N · width).
+MAX_WIDTH = 100_000
+
+
 def check_model(name: str) -> str:
     """The model name, validated: ``inf``, a width (integer >= 1) or a kernel model."""
     name = str(name).strip()
     if name in KERNEL_MODELS or name == "inf":
         return name
+    if name.isdigit() and int(name) > MAX_WIDTH:
+        raise TensorProgError(
+            f"width {int(name):,} is more than {MAX_WIDTH:,}",
+            hint=f"use widths up to {MAX_WIDTH:,} (each task holds width-sized matrices), "
+            "or 'inf' for the μP limit",
+        )
     if name.isdigit() and int(name) >= 1:
         return str(int(name))
     raise TensorProgError(

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import os
 import re
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,8 +82,20 @@ def wiki_articles(xml: str) -> Iterator[str]:
             yield words
 
 
+def check_regular(path: Path, flag: str) -> None:
+    """Refuse a FIFO, device or socket before opening it (reading one would block forever)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # the reader reports a missing or unreadable file in its own words
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        raise TensorProgError(f"cannot read {flag} file '{path}': it is not a regular file "
+                              "(a FIFO, device or socket)", hint="give the path of a text file")
+
+
 def _open_text(path: Path) -> str:
     opener = {".bz2": bz2.open, ".gz": gzip.open}.get(path.suffix, open)
+    check_regular(path, "--corpus")
     try:
         with opener(path, "rt", encoding="utf-8", errors="replace") as fh:
             return fh.read()

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SourceLoc, TensorProgError
+from .w2v_corpus import check_regular
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ def load_questions(path: str | Path) -> list[Question]:
     """Questions of a file in the ``questions-words.txt`` format: ``: section`` lines, then lines
     of four words. Words are lowercased (the vocabulary is matched case-insensitively)."""
     path = Path(path)
+    check_regular(path, "--questions")
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:

@@ -35,6 +35,10 @@ from .w2v_train import PRESETS, TrainConfig, TrainStats, init_state, train_cbow
 Progress = Callable[[int, int, str], None]
 
 
+#: Largest finite width (documented runs go to 1024; each width holds two V × width matrices).
+MAX_WIDTH = 1_000_000
+
+
 def parse_widths(text: str) -> list[int | str]:
     """``"64,256,inf"`` → [64, 256, "inf"] (finite widths ascending, then the limit)."""
     out: list[int | str] = []
@@ -42,6 +46,12 @@ def parse_widths(text: str) -> list[int | str]:
         part = part.strip().lower()
         if part in ("inf", "infinity", "∞"):
             out.append("inf")
+        elif part.isdigit() and int(part) > MAX_WIDTH:
+            raise TensorProgError(
+                f"width {int(part):,} is more than {MAX_WIDTH:,}",
+                hint=f"use widths up to {MAX_WIDTH:,} (two vocabulary × width matrices each), "
+                "or inf for the μP limit",
+            )
         elif part.isdigit() and int(part) >= 1:
             out.append(int(part))
         else:
@@ -72,6 +82,26 @@ def check_limit_memory(vocab_size: int) -> int:
             f"the μP limit needs two {vocab_size}×{vocab_size} float32 blocks "
             f"({need / 2**30:.1f} GiB), more than half of this machine's {ram / 2**30:.1f} GiB",
             hint="raise --min-count to shrink the vocabulary, or drop inf from --widths",
+        )
+    return need
+
+
+def check_finite_memory(vocab_size: int, widths: list[int]) -> int:
+    """Bytes the largest finite width needs (E and O, V × n float64, plus the float32 copy
+    kept for evaluation); refuse if over half the RAM, before anything is allocated."""
+    if not widths:
+        return 0
+    n = max(widths)
+    need = 3 * vocab_size * n * 8
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover
+        ram = 0
+    if ram and need > ram // 2:
+        raise TensorProgError(
+            f"width {n} needs {vocab_size}×{n} matrices ({need / 2**30:.1f} GiB), more than "
+            f"half of this machine's {ram / 2**30:.1f} GiB",
+            hint="use smaller --widths, or raise --min-count to shrink the vocabulary",
         )
     return need
 
@@ -128,6 +158,7 @@ def run_word2vec(
     vocab, enc, _ = load_corpus(corpus_path, config.min_count)
     if "inf" in widths:
         check_limit_memory(vocab.size)
+    check_finite_memory(vocab.size, [w for w in widths if w != "inf"])
     say = log or (lambda _msg: None)
     say(f"corpus {corpus_path.name}: {int(enc.starts[-1])} tokens in vocabulary, "
         f"V = {vocab.size}, {len(enc.starts) - 1} sentences ({time.perf_counter() - t0:.1f} s)")
