@@ -86,13 +86,14 @@ def test_train_program_size_is_estimated_before_building(capsys) -> None:
 
 
 def test_program_size_extrapolation_is_exact_on_a_quadratic() -> None:
-    """Sizes 7 + 3t + 5t² at t = 1, 2, 3 determine the quadratic: at t = 200 it is
-    7 + 600 + 200000 = 200607 > MAX_NODES = 200,000; at t = 150 it is 7 + 450 + 112500."""
+    """Sizes 7 + 3t + 5t² at t = 1, 2, 3 determine the quadratic: at t = 500 it is
+    7 + 1500 + 1,250,000 = 1,251,507 > MAX_NODES = 1,000,000; at t = 400 it is
+    7 + 1200 + 800,000 = 801,207."""
     size = lambda t: 7 + 3 * t + 5 * t * t  # noqa: E731
-    check_program_size(size, 150, "150 steps", hint="")  # under MAX_NODES: no error
-    assert size(150) < MAX_NODES < size(200)
-    with pytest.raises(TensorProgError, match="~200,607 nodes"):
-        check_program_size(size, 200, "200 steps", hint="")
+    check_program_size(size, 400, "400 steps", hint="")  # under MAX_NODES: no error
+    assert size(400) < MAX_NODES < size(500)
+    with pytest.raises(TensorProgError, match="~1,251,507 nodes"):
+        check_program_size(size, 500, "500 steps", hint="")
 
 
 def test_mlp_steps_from_many_inputs_are_bounded(capsys) -> None:
