@@ -33,7 +33,7 @@ def test_simulate_refuses_seed_counts_before_making_them(tmp_path, capsys):
 def test_kernel_prints_numbers_of_any_length(capsys):
     """σ² = W_std² = 10^5000, depth 1, φ = x, ξ = (1, 0), d = 2: h ~ N(0, σ²|ξ|²/d), so
     NNGP = σ² E[h²] = σ⁴/2 = 5·10^9999 (10,000 digits) and NTK = NNGP + σ² (|ξ|²/d) σ² E[φ'²]
-    = σ⁴ = 10^10000 (10,001 digits): past CPython's 4300-digit str limit that sympy's pretty
+    = σ⁴ = 10^10000 (one more digit): past CPython's 4300-digit str limit that sympy's pretty
     printer hit."""
     code, out, _ = _run(["kernel", "--depth", "1", "--activation", "x", "--inputs", "1,0",
                          "--weight-var", "1e5000"], capsys)  # fmt: skip
