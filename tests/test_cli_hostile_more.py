@@ -85,3 +85,10 @@ def test_out_of_memory_is_one_line(monkeypatch, tmp_path, capsys):
 
 def test_limits_of_the_simulated_program_are_unchanged():
     assert derive_limit(parse(PROGRAM))["m"] == sp.Integer(1)
+
+
+def test_float_mode_refusal_names_the_mode_that_works(capsys):
+    """Float mode is the same polynomial algebra as exact mode: tanh needs --mode numeric."""
+    code, _, err = _run(["mlp", "--depth", "1", "--activation", "tanh(x)", "--inputs", "1",
+                         "--targets", "1", "--lr", "1/50", "--mode", "float"], capsys)  # fmt: skip
+    assert code == 1 and "--mode numeric" in err

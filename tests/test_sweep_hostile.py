@@ -328,8 +328,13 @@ def test_plot_of_an_empty_database(tmp_path, capsys):
     assert not (tmp_path / "p.png").exists()
 
 
-def test_plot_to_svg(tmp_path, capsys, demo_db):
-    rc, _ = _cli(tmp_path, capsys, "sweep", "plot", "--db", str(demo_db), "--out",
+def test_plot_to_svg(tmp_path, capsys):
+    db = tmp_path / "d.sqlite"  # a data table: the points have the plotted train_loss
+    run_sweep(parse_spec('[sweep]\ndepth = 1\nactivation = "x"\nmode = "float"\nsteps = 2\n'
+                         'lr = ["1/8", "1/4"]\nwidth = "limit"\n'
+                         'data = { source = "diabetes", dims = 2, examples = 4 }\n', "d.toml",
+                         "1"), db, scheduler="serial")  # fmt: skip
+    rc, _ = _cli(tmp_path, capsys, "sweep", "plot", "--db", str(db), "--out",
                  str(tmp_path / "p.svg"))
     assert rc == 0 and (tmp_path / "p.svg").read_text().lstrip().startswith("<?xml")
 
@@ -342,3 +347,22 @@ def test_fifo_database_refused(tmp_path, capsys):
                  ["export", "--out", str(tmp_path / "e.csv")]):
         rc, err = _cli(tmp_path, capsys, "sweep", argv[0], "--db", str(fifo), *argv[1:])
         assert rc == 1 and "not a regular file" in err
+
+
+def test_plot_refuses_a_database_without_the_plotted_loss(tmp_path, capsys):
+    """A spec with inputs/targets (no data table) stores f_t and loss_t but no train_loss: the
+    plot used to count every such point as diverged and print a table of 'diverged'."""
+    from tensorprog.cli import main
+
+    spec = tmp_path / "s.toml"
+    spec.write_text('[sweep]\ndepth = 1\nactivation = "x"\ninputs = "1,-1"\n'
+                    'targets = "1,1"\nlr = ["1/10", "1/20"]\nwidth = "limit"\n')
+    db = tmp_path / "s.sqlite"
+    assert main(["sweep", str(spec), "--db", str(db), "--scheduler", "serial",
+                 "--no-progress"]) == 0  # fmt: skip
+    capsys.readouterr()
+    out = tmp_path / "p.png"
+    assert main(["sweep", "plot", "--db", str(db), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "no point of this database has the scalar 'train_loss'" in err
+    assert "loss_0" in err and "Traceback" not in err and not out.exists()

@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             with deadline(getattr(args, "max_seconds", None)):
                 return int(args.func(args) or 0)
         except NonPolynomialError as e:
-            if getattr(args, "mode", None) == "exact":
+            if getattr(args, "mode", None) in ("exact", "float"):
                 e.hint = "run with --mode numeric (numeric expectations with error bars) or " \
                     "--mode auto (exact where possible)"
             print(e.format(), file=sys.stderr)

@@ -41,6 +41,15 @@ def curves(db: str | Path | ResultsDB, scalar: str = "train_loss") -> dict[tuple
     rows = read_rows(db)
     acc: dict[tuple, dict[Any, dict[float, list[float]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(list)))
+    ok = [r for r in rows if r["status"] == "ok"]
+    if ok and not any(scalar in r["scalars"] for r in ok):
+        # e.g. a spec without a data table: its points have f_t and loss_t, no train_loss.
+        # Counting every point as diverged would print a wrong table.
+        have = sorted({k for r in ok for k in r["scalars"]})
+        raise TensorProgError(
+            f"no point of this database has the scalar '{scalar}' to plot",
+            hint=f"'{scalar}' is computed for specs with a data table (the μTransfer preset); "
+            f"these points have: {', '.join(have[:12])}{', …' if len(have) > 12 else ''}")
     for r in rows:
         p = r["params"]
         key = (p["activation"], p["parametrization"], p["depth"], p["steps"])
