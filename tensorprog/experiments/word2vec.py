@@ -20,13 +20,13 @@ Models (keys of the results):
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from ..budget import physical_memory_mb
 from ..errors import TensorProgError
 from .w2v_corpus import ENWIKI_SAMPLE, QUESTIONS, Encoded, Vocab, gensim_data, load_corpus
 from .w2v_eval import analogy_accuracy, figure_pairs, load_questions, pca_figure
@@ -70,13 +70,15 @@ def make_config(preset: str, **overrides) -> TrainConfig:
     return dataclasses.replace(PRESETS[preset], **changes)
 
 
+def _ram_bytes() -> int:
+    """This machine's physical memory in bytes (0 if unknown: then nothing is refused)."""
+    return int((physical_memory_mb() or 0) * 2**20)
+
+
 def check_limit_memory(vocab_size: int) -> int:
     """Bytes the μP limit needs (two V×V float32 blocks); refuse if over half the RAM."""
     need = 2 * vocab_size * vocab_size * 4
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        ram = 0
+    ram = _ram_bytes()
     if ram and need > ram // 2:
         raise TensorProgError(
             f"the μP limit needs two {vocab_size}×{vocab_size} float32 blocks "
@@ -93,10 +95,7 @@ def check_finite_memory(vocab_size: int, widths: list[int]) -> int:
         return 0
     n = max(widths)
     need = 3 * vocab_size * n * 8
-    try:
-        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover
-        ram = 0
+    ram = _ram_bytes()
     if ram and need > ram // 2:
         raise TensorProgError(
             f"width {n} needs {vocab_size}×{n} matrices ({need / 2**30:.1f} GiB), more than "
