@@ -140,3 +140,16 @@ def check_program_size(nodes_at: Callable[[int], int], steps: int, what: str, hi
 __all__ = ["DEPTH", "MAX_DEPTH", "MAX_NODES", "MAX_SEED", "MAX_SEED_COUNT", "MAX_STEPS",
            "MAX_WIDTH", "SEED", "SEED_COUNT", "STEPS", "WIDTH", "Bound", "check_finite_run",
            "check_ints", "check_program_size", "parse_widths"]
+
+
+def add_finite_width_options(p: argparse.ArgumentParser) -> None:
+    """--width / --seeds / --seed: also train the real network (mlp, train)."""
+    p.add_argument(
+        "--width", type=int,
+        help=f"also train the real network at this width (direct trainer; up to {MAX_WIDTH:,}, "
+        "and refused up front when its matrices would not fit in memory or take over an hour)",
+    )  # fmt: skip
+    p.add_argument("--seeds", type=int, default=10,
+                   help=f"seeds for --width (10; at most {MAX_SEED_COUNT:,})")  # fmt: skip
+    p.add_argument("--seed", type=int, default=0,
+                   help=f"first seed for --width (0; 0 to {MAX_SEED:,})")  # fmt: skip

@@ -79,13 +79,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     add_budget_options(p)
     add_progress_options(p)
-    p.add_argument("--width", type=int,
-                   help="also train the real network at this width (direct trainer; refused "
-                   "up front when its matrices would not fit in memory or take over an hour)")
-    p.add_argument("--seeds", type=int, default=10,
-                   help=f"seeds for --width (10; at most {A.MAX_SEED_COUNT:,})")  # fmt: skip
-    p.add_argument("--seed", type=int, default=0,
-                   help=f"first seed for --width (0; 0 to {A.MAX_SEED:,})")  # fmt: skip
+    A.add_finite_width_options(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=run)
 
