@@ -107,13 +107,16 @@ class PolyFamily:
         self.atoms = atoms
         self.gaussian = gaussian  # gaussian.GaussianFamily, or the linear backend's family
         self.name: str = gaussian.name
-        self.members: list[int] = []  # atom indices, in order
         self.inputs: list[str] = []
+
+    @property
+    def members(self) -> list[int]:
+        """The atoms' indices, in order (the backend family keeps them)."""
+        return self.gaussian.members
 
     def add(self, var: Any, cov: Sequence[Any], node: str, vector: str | None) -> Any:
         info = self.atoms.new_atom(self, node, vector)
-        self.gaussian.add(info.index, var, dict(zip(self.members, cov)))
-        self.members.append(info.index)
+        self.gaussian.add(info.index, var, dict(zip(self.members, cov)))  # (before it appends)
         self.inputs.append(node if vector is None else vector)
         # The variance of generator ``index``: the LDLᵀ pivot of an innovation, or (atom
         # basis) the atom's own variance, which the float backend uses only to size terms.
