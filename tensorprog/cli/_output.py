@@ -142,3 +142,11 @@ def number_items(text: str, what: str, sep: str = ",") -> list[str]:
             raise TensorProgError(f"{what}: item {i + 1} of {text!r} is empty",
                                   hint=f"separate numbers by a single '{sep}'")
     return items
+
+
+def matrix_rows(M: sp.Matrix, left: str = "[ ", right: str = " ]") -> list[str]:
+    """The rows of a matrix of exact values, aligned; numbers too long for a terminal
+    abbreviated (sympy's own printing fails past Python's 4300-digit str limit)."""
+    cells = [[abbreviate(exact_text(M[i, j])) for j in range(M.cols)] for i in range(M.rows)]
+    width = max((len(c) for row in cells for c in row), default=1)
+    return [left + "  ".join(c.rjust(width) for c in row) + right for row in cells]

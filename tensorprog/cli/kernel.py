@@ -8,9 +8,9 @@ from fractions import Fraction
 import sympy as sp
 
 from ..errors import TensorProgError
-from ..result import abbreviate, latex_value
+from ..result import latex_value
 from ._budget import add_budget_options, budget_from_args
-from ._output import exact_text, number_items, print_json
+from ._output import exact_text, matrix_rows, number_items, print_json
 from ._progress import add_progress_options, progress_from_args
 
 
@@ -83,18 +83,10 @@ def run(args: argparse.Namespace) -> int:
         print(r"\Theta_{\mathrm{NTK}} = " + _latex_matrix(k.ntk))
     else:
         print("NNGP (exact):")
-        print(_text_matrix(k.nngp))
+        print("\n".join(matrix_rows(k.nngp)))
         print("NTK (exact):")
-        print(_text_matrix(k.ntk))
+        print("\n".join(matrix_rows(k.ntk)))
     return 0
-
-
-def _text_matrix(M: sp.Matrix) -> str:
-    """Rows of exact values, aligned; numbers too long for a terminal abbreviated (--json and
-    --latex print them whole). sympy's pretty printer fails past 4300-digit integers."""
-    cells = [[abbreviate(exact_text(M[i, j])) for j in range(M.cols)] for i in range(M.rows)]
-    width = max((len(c) for row in cells for c in row), default=0)
-    return "\n".join("[ " + "  ".join(c.rjust(width) for c in row) + " ]" for row in cells)
 
 
 def _latex_matrix(M: sp.Matrix) -> str:

@@ -17,13 +17,12 @@ import argparse
 import math
 
 import numpy as np
-import sympy as sp
 
 from ..budget import default_memory_mb
 from ..builders.mlp import BATCH_REDUCTIONS, LOSSES
 from ..errors import ParametrizationError, TensorProgError
 from ..parametrization import preset, preset_names
-from ._output import print_json
+from ._output import matrix_rows, print_json
 from .classify import _custom
 from .mlp import parse_examples
 
@@ -98,12 +97,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _matrix_text(M: sp.Matrix) -> list[str]:
-    cells = [[str(v) for v in M.row(i)] for i in range(M.rows)]
-    w = max((len(c) for row in cells for c in row), default=1)
-    return ["  [" + "  ".join(c.rjust(w) for c in row) + "]" for row in cells]
-
-
 def _check_network_size(depth: int, n: int) -> None:
     """Refuse a real network that cannot fit: L − 1 hidden n × n matrices and a few dozen
     width-n vectors per layer, in float64."""
@@ -175,9 +168,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  W^{l}: {R.reasons[l]}")
     print("Points: " + "; ".join(", ".join(str(v) for v in p) for p in R.points))
     print("K (exact):")
-    print("\n".join(_matrix_text(R.kernel)))
+    print("\n".join(matrix_rows(R.kernel, "  [", "]")))
     print("Cov f_0 (exact; the NNGP when a_{L+1}+b_{L+1} = 1/2, else 0):")
-    print("\n".join(_matrix_text(R.f0_cov)))
+    print("\n".join(matrix_rows(R.f0_cov, "  [", "]")))
     if gauss is not None:
         print("Outputs in the limit (Gaussian; exact mean and variance):")
         for name, (m, v) in gauss.items():
